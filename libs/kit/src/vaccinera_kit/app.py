@@ -1,0 +1,184 @@
+"""The service factory: one FastAPI app and one Kafka broker in one process, same shape for all.
+
+A service hands over a ``ServiceSpec`` (its routers, collections, event handlers and published
+events); the factory wires settings, logging, telemetry, metrics, errors, health, database,
+outbox relay and idempotent consumer around it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from faststream.kafka import KafkaBroker
+from faststream_fastapi import AsyncAPIConfig, FastStreamAPI
+from vaccinera_contracts.envelope import DomainEvent
+
+from vaccinera_kit import correlation, health
+from vaccinera_kit.auth import TokenVerifier
+from vaccinera_kit.consumer import EventConsumer
+from vaccinera_kit.database import CollectionSpec, connect, ensure_indexes
+from vaccinera_kit.errors import install_error_handlers
+from vaccinera_kit.logs import configure_logging
+from vaccinera_kit.metrics import Metrics
+from vaccinera_kit.outbox import Outbox, OutboxRelay
+from vaccinera_kit.settings import HttpSettings, ServiceSettings
+from vaccinera_kit.telemetry import Telemetry
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    title: str
+    description: str
+    routers: Sequence[APIRouter] = ()
+    collections: Sequence[CollectionSpec] = ()
+    handlers: Callable[[EventConsumer], None] | None = None
+    publishes: Sequence[type[DomainEvent]] = field(default_factory=tuple)
+    version: str = "0.1.0"
+
+
+class Service:
+    """Everything one running service holds; routes reach it as ``request.app.state.service``."""
+
+    def __init__(self, settings: ServiceSettings, spec: ServiceSpec) -> None:
+        self.settings = settings
+        self.spec = spec
+        name = settings.service_name
+        configure_logging(name, settings.log_level)
+        self.telemetry = Telemetry(settings)
+        self.metrics = Metrics(name)
+        self.client = connect(settings.mongo_url)
+        self.db = self.client[settings.database_name]
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            client_id=f"vaccinera-{name}",
+            allow_auto_create_topics=False,
+            log_level=logging.DEBUG,  # one line per message at INFO would drown the logs
+        )
+        self.outbox = Outbox(producer=name)
+        self.relay = OutboxRelay(
+            self.db,
+            [c.name for c in spec.collections if c.outbox],
+            self.publish_raw,
+            self.telemetry,
+            service=name,
+            poll_interval=settings.relay_poll_interval,
+            lease_seconds=settings.relay_lease_seconds,
+            on_published=lambda topic: self.metrics.events_published.labels(topic).inc(),
+        )
+        self.outbox.on_commit(self.relay.wake)
+        self.consumer = EventConsumer(
+            name,
+            self.db,
+            self.publish_raw,
+            self.telemetry,
+            self.metrics,
+            max_attempts=settings.consumer_max_attempts,
+        )
+        if spec.handlers is not None:
+            spec.handlers(self.consumer)
+        self.consumer.attach(self.broker)
+        for model in spec.publishes:
+            # Declared for the AsyncAPI document: the relay does the publishing.
+            self.broker.publisher(
+                model.topic,
+                title=f"{model.topic}:{model.event_type}",
+                description=(model.__doc__ or "").strip(),
+                schema=model,
+            )
+        self.app = build_http_app(
+            settings,
+            title=spec.title,
+            description=spec.description,
+            version=spec.version,
+            telemetry=self.telemetry,
+            metrics=self.metrics,
+            lifespan=self._lifespan,
+        )
+        self.app.state.service = self
+        self.app.include_router(health.router)
+        for router in spec.routers:
+            self.app.include_router(router)
+        self.asgi = FastStreamAPI(
+            self.broker,
+            application=self.app,
+            asyncapi_path=AsyncAPIConfig("/asyncapi", try_it_out_path=None),
+            safe_connection=True,
+            connection_hook=self._connect_broker,
+        )
+
+    async def publish_raw(
+        self, topic: str, key: str, value: bytes, headers: dict[str, str]
+    ) -> None:
+        await self.broker.publish(value, topic=topic, key=key.encode(), headers=headers)
+
+    async def readiness(self) -> dict[str, bool]:
+        return {
+            "database": await health.with_timeout(self.db.command("ping")),
+            "broker": await health.with_timeout(self.broker.ping(timeout=2)),
+        }
+
+    async def _connect_broker(self, broker: Any) -> None:
+        await broker.start()
+        # The relay starts once it can publish.
+        self.relay.start()
+
+    @asynccontextmanager
+    async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await ensure_indexes(self.db, self.spec.collections)
+        try:
+            yield
+        finally:
+            await self.relay.stop()
+            await self.client.close()
+            self.telemetry.shutdown()
+
+
+def build_http_app(
+    settings: HttpSettings,
+    *,
+    title: str,
+    description: str,
+    version: str,
+    telemetry: Telemetry,
+    metrics: Metrics,
+    lifespan: Callable[[FastAPI], Any] | None = None,
+) -> FastAPI:
+    """The HTTP half every service and the gateway share."""
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.token_verifier = TokenVerifier.from_settings(settings)
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def _correlate(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        with correlation.causality(correlation_id[:100]):
+            response = await call_next(request)
+        response.headers[CORRELATION_HEADER] = correlation_id[:100]
+        return response
+
+    metrics.install(app)
+    telemetry.instrument(app)
+    return app
+
+
+def serve(asgi: Any, settings: HttpSettings) -> None:
+    uvicorn.run(
+        asgi,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,  # our JSON, masked logging (configured by the service)
+        timeout_graceful_shutdown=10,
+    )

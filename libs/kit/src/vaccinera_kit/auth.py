@@ -1,0 +1,166 @@
+"""Verified principals: signed tokens (JWT) and the active assignment (AC-1, AC-2, AC-3).
+
+The gateway verifies every token, and every service verifies it again where the data lives:
+a token is never trusted because it came from inside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+from vaccinera_contracts.roles import Assignment, Principal, Role
+
+from vaccinera_kit.errors import BadRequest, Forbidden, Unauthorized
+from vaccinera_kit.settings import HttpSettings
+
+ASSIGNMENT_HEADER = "X-Vaccinera-Assignment"
+ALGORITHMS = ["RS256", "ES256"]
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        public_key_file: Path | None = None,
+        jwks_url: str | None = None,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self._key: Any = public_key_file.read_text() if public_key_file else None
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+
+    @classmethod
+    def from_settings(cls, settings: HttpSettings) -> TokenVerifier:
+        return cls(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            public_key_file=settings.jwt_public_key_file,
+            jwks_url=settings.jwks_url,
+        )
+
+    @property
+    def configured(self) -> bool:
+        return self._key is not None or self._jwks is not None
+
+    async def verify(self, token: str) -> Principal:
+        if not self.configured:
+            raise Unauthorized("This service has no identity provider configured.")
+        try:
+            key = self._key
+            if self._jwks is not None:
+                # PyJWKClient fetches over blocking HTTP; keys are cached after the first call.
+                key = (await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)).key
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized(
+                "Your login has expired. Log in again.", code="token_expired"
+            ) from exc
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise Unauthorized("The login token is not valid.", code="token_invalid") from exc
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    try:
+        return Principal(
+            kind=claims.get("kind", ""),
+            subject=claims["sub"],
+            hsa_id=claims.get("hsa_id"),
+            assignments=tuple(Assignment.model_validate(a) for a in claims.get("assignments", ())),
+            personnummer=claims.get("personnummer"),
+        )
+    except (KeyError, ValidationError) as exc:
+        raise Unauthorized("The login token lacks who you are.", code="token_invalid") from exc
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token.strip()
+
+
+def with_active_assignment(principal: Principal, requested: str | None) -> Principal:
+    """Pick the assignment this request acts in (AC-2): switching is per request."""
+    if not principal.is_staff:
+        return principal
+    if requested:
+        assignment = principal.assignment(requested)
+        if assignment is None:
+            raise Forbidden(
+                f"You do not hold the assignment {requested!r}. Choose one of your own.",
+                code="unknown_assignment",
+            )
+    elif len(principal.assignments) == 1:
+        assignment = principal.assignments[0]
+    elif not principal.assignments:
+        raise Forbidden("You hold no assignment in the HSA directory.", code="no_assignment")
+    else:
+        raise BadRequest(
+            f"You hold several assignments: name the one you act in with {ASSIGNMENT_HEADER}.",
+            code="assignment_required",
+        )
+    return principal.model_copy(update={"active_assignment": assignment})
+
+
+_bearer = HTTPBearer(auto_error=False, description="A token from the identity provider.")
+
+
+async def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    assignment: Annotated[
+        str | None,
+        Header(
+            alias=ASSIGNMENT_HEADER,
+            description="Staff: the id of the assignment (uppdrag) this request acts in.",
+        ),
+    ] = None,
+) -> Principal:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Log in first: this needs a bearer token.", code="token_missing")
+    principal = await verifier.verify(credentials.credentials)
+    return with_active_assignment(principal, assignment)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def require_staff(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency admitting staff whose active assignment has one of ``roles`` (any if none)."""
+    allowed = frozenset(roles)
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.is_staff or principal.active_assignment is None:
+            raise Forbidden("Only staff logged in with SITHS may do this.", code="staff_only")
+        if allowed and principal.active_assignment.role not in allowed:
+            raise Forbidden(
+                f"Your assignment as {principal.active_assignment.role.display_name_sv} "
+                f"does not allow this. Allowed: {_names(allowed)}.",
+                code="role_not_allowed",
+            )
+        return principal
+
+    return check
+
+
+def _names(roles: Iterable[Role]) -> str:
+    return ", ".join(sorted(r.display_name_sv for r in roles))

@@ -1,0 +1,238 @@
+"""Idempotent event consumer with a dead-letter topic.
+
+One FastStream subscriber per topic receives raw bytes, so a message that cannot even be parsed
+still reaches this code and can be parked instead of blocking the partition. Handlers are typed
+by the event models of ``vaccinera_contracts``:
+
+    @consumer.on(PatientRegistered)
+    async def record_patient(event: TypedEnvelope[PatientRegistered]) -> None: ...
+
+Offsets are committed after processing. Each handled ``event_id`` is recorded; handlers make
+their own effect idempotent too (``database.apply_once`` or a key derived from the event id),
+because the record and the effect are two writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.message import KafkaMessage as RawKafkaMessage
+from faststream_fastapi import Context
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from tenacity import (
+    AsyncRetrying,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+from vaccinera_contracts.envelope import DomainEvent, EventEnvelope, TypedEnvelope
+from vaccinera_contracts.topics import dead_letter_topic
+
+from vaccinera_kit import correlation
+from vaccinera_kit.database import Database
+from vaccinera_kit.metrics import Metrics
+from vaccinera_kit.outbox import PublishFn
+from vaccinera_kit.telemetry import Telemetry
+
+log = logging.getLogger("vaccinera.consumer")
+
+PROCESSED = "_processed_events"
+
+E = TypeVar("E", bound=DomainEvent)
+Handler = Callable[[TypedEnvelope[Any]], Awaitable[None]]
+
+# Infrastructure trouble is not the message's fault: never dead-letter for it, retry later.
+_INFRASTRUCTURE_ERRORS = (ConnectionFailure,)
+
+
+@dataclass(frozen=True)
+class Registration:
+    model: type[DomainEvent]
+    handler: Handler
+
+
+class PoisonMessage(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        service: str,
+        db: Database,
+        publish: PublishFn,
+        telemetry: Telemetry,
+        metrics: Metrics,
+        *,
+        max_attempts: int = 3,
+        retry_wait: float = 0.2,
+    ) -> None:
+        self.service = service
+        self.db = db
+        self.publish = publish
+        self.telemetry = telemetry
+        self.metrics = metrics
+        self.max_attempts = max_attempts
+        self.retry_wait = retry_wait
+        self.dead_letter_topic = dead_letter_topic(service)
+        self._handlers: dict[str, Registration] = {}
+
+    def on(
+        self, model: type[E]
+    ) -> Callable[[Callable[[TypedEnvelope[E]], Awaitable[None]]], Handler]:
+        def register(handler: Callable[[TypedEnvelope[E]], Awaitable[None]]) -> Handler:
+            if model.event_type in self._handlers:
+                raise ValueError(f"{model.event_type} already has a handler in {self.service}")
+            self._handlers[model.event_type] = Registration(model, handler)
+            return handler
+
+        return register
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted({reg.model.topic for reg in self._handlers.values()})
+
+    def attach(self, broker: KafkaBroker) -> None:
+        """One subscriber per topic, in this service's consumer group, committing after work."""
+        for topic in self.topics:
+            handled = sorted(t for t, r in self._handlers.items() if r.model.topic == topic)
+
+            async def entry(
+                body: bytes,
+                msg: Annotated[RawKafkaMessage, Context("message")],
+                _topic: str = topic,
+            ) -> None:
+                raw = msg.raw_message
+                assert not isinstance(raw, tuple)
+                await self.process(body, _headers(msg.headers), _topic, raw.partition, raw.offset)
+
+            broker.subscriber(
+                topic,
+                group_id=self.service,
+                ack_policy=AckPolicy.NACK_ON_ERROR,
+                auto_offset_reset="earliest",
+                decoder=_raw_body,
+                title=f"{self.service}:{topic}",
+                description="Handles " + ", ".join(handled),
+            )(entry)
+
+    async def process(
+        self, body: bytes, headers: Mapping[str, str], topic: str, partition: int, offset: int
+    ) -> str:
+        """Process one message; returns the outcome. Raises only for infrastructure trouble,
+        so the message is redelivered rather than lost."""
+        try:
+            envelope = _parse(body)
+        except PoisonMessage as poison:
+            await self._dead_letter(body, headers, topic, partition, offset, poison.reason)
+            return "dead_lettered"
+        registration = self._handlers.get(envelope.type)
+        if registration is None:
+            return "ignored"  # another consumer's event on a shared topic
+        event_id = str(envelope.event_id)
+        if await self.db[PROCESSED].find_one({"_id": event_id}, {"_id": 1}):
+            self.metrics.events_consumed.labels(envelope.type, "duplicate").inc()
+            return "duplicate"
+        try:
+            typed = TypedEnvelope[registration.model](  # type: ignore[name-defined]
+                **envelope.model_dump(exclude={"data"}),
+                data=registration.model.model_validate(envelope.data),
+            )
+        except ValidationError as exc:
+            reason = f"invalid {envelope.type} payload: " + "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
+            await self._dead_letter(body, headers, topic, partition, offset, reason)
+            return "dead_lettered"
+
+        with (
+            self.telemetry.consumer_span(f"{topic} process {envelope.type}", headers),
+            correlation.causality(envelope.correlation_id, causation_id=event_id),
+        ):
+            try:
+                await self._run_with_retries(registration.handler, typed)
+            except _INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception as exc:
+                reason = f"handler failed {self.max_attempts} times: {type(exc).__name__}"
+                log.warning("event %s dead-lettered: %s", event_id, reason)
+                await self._dead_letter(body, headers, topic, partition, offset, reason)
+                return "dead_lettered"
+        # DuplicateKeyError: another replica finished the same event; its effect applied once.
+        with contextlib.suppress(DuplicateKeyError):
+            await self.db[PROCESSED].insert_one(
+                {"_id": event_id, "type": envelope.type, "processed_at": datetime.now(UTC)}
+            )
+        self.metrics.events_consumed.labels(envelope.type, "handled").inc()
+        return "handled"
+
+    async def _run_with_retries(self, handler: Handler, typed: TypedEnvelope[Any]) -> None:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait_exponential(multiplier=self.retry_wait, max=5),
+            retry=retry_if_not_exception_type(_INFRASTRUCTURE_ERRORS),
+            reraise=True,
+        ):
+            with attempt:
+                await handler(typed)
+
+    async def _dead_letter(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        topic: str,
+        partition: int,
+        offset: int,
+        reason: str,
+    ) -> None:
+        dlq_headers = {
+            **{k: v for k, v in headers.items() if k in ("traceparent", "tracestate", "event_id")},
+            "dlq_reason": reason[:500],
+            "dlq_source_topic": topic,
+            "dlq_source_partition": str(partition),
+            "dlq_source_offset": str(offset),
+            "dlq_consumer": self.service,
+        }
+        await self.publish(self.dead_letter_topic, f"{topic}:{partition}", body, dlq_headers)
+        self.metrics.events_consumed.labels(
+            headers.get("event_type", "unknown"), "dead_lettered"
+        ).inc()
+        log.warning(
+            "message parked on %s (from %s/%d@%d)", self.dead_letter_topic, topic, partition, offset
+        )
+
+
+def _parse(body: bytes) -> EventEnvelope:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PoisonMessage(f"not JSON: {type(exc).__name__}") from exc
+    try:
+        return EventEnvelope.model_validate(data)
+    except ValidationError as exc:
+        raise PoisonMessage(
+            "not an event envelope: "
+            + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        ) from exc
+
+
+def _raw_body(msg: RawKafkaMessage) -> bytes:
+    return msg.body
+
+
+def _headers(headers: Mapping[str, Any]) -> dict[str, str]:
+    return {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in headers.items()}
+
+
+__all__ = ["EventConsumer", "PoisonMessage", "PyMongoError"]

@@ -1,0 +1,147 @@
+"""One error model for every 4xx and 5xx: which field or rule failed, in words a person reads.
+
+Input values are never echoed back (they may be a personnummer or a phone number).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("vaccinera.errors")
+
+
+class ErrorDetail(BaseModel):
+    field: str | None = None
+    rule: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    status: int
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class DomainError(Exception):
+    """A rule said no. Services raise subclasses; the kit maps them to HTTP."""
+
+    status = 422
+    code = "rule_violated"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: list[ErrorDetail] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.details = details or []
+        self.extra = extra or {}
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class BadRequest(DomainError):
+    status = 400
+    code = "bad_request"
+
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+def error_response(body: ErrorBody, extra: dict[str, Any] | None = None) -> JSONResponse:
+    content = body.model_dump()
+    if extra:
+        content.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if body.status == 401 else None
+    return JSONResponse(status_code=body.status, content=content, headers=headers)
+
+
+def validation_details(errors: Any) -> list[ErrorDetail]:
+    details = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)] or ["body"]
+        details.append(
+            ErrorDetail(
+                field=".".join(loc), rule=str(err.get("type", "invalid")), message=err["msg"]
+            )
+        )
+    return details
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return error_response(
+            ErrorBody(status=exc.status, code=exc.code, message=exc.message, details=exc.details),
+            exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = validation_details(exc.errors())
+        fields = ", ".join(d.field or "?" for d in details)
+        return error_response(
+            ErrorBody(
+                status=422,
+                code="validation_error",
+                message=f"Invalid input: {fields}.",
+                details=details,
+            )
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _CODES.get(exc.status_code, "error")
+        return error_response(ErrorBody(status=exc.status_code, code=code, message=str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error: %s", type(exc).__name__)
+        return error_response(
+            ErrorBody(
+                status=500, code="internal_error", message="Something went wrong on our side."
+            )
+        )

@@ -1,0 +1,111 @@
+"""Gateway routes: forwarding, merged OpenAPI, and health of every service."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from vaccinera_kit.auth import bearer_token
+from vaccinera_kit.errors import ErrorBody, NotFound, error_response
+from vaccinera_kit.telemetry import current_trace_headers
+
+from vaccinera_gateway import domain
+
+router = APIRouter()
+routers = (router,)
+
+
+def _upstreams(request: Request) -> Any:
+    return request.app.state.upstreams
+
+
+@router.get("/health", tags=["health"], summary="Alive, with the readiness of every service")
+async def health(request: Request) -> dict[str, Any]:
+    readiness = await _upstreams(request).readiness()
+    all_ready = all(r["status"] == "ready" for r in readiness.values())
+    return {"status": "ok" if all_ready else "degraded", "gateway": "alive", "services": readiness}
+
+
+@router.get("/ready", tags=["health"], summary="Ready when every service is ready")
+async def ready(request: Request) -> JSONResponse:
+    readiness = await _upstreams(request).readiness()
+    ok = all(r["status"] == "ready" for r in readiness.values())
+    return JSONResponse(
+        {"status": "ready" if ok else "not_ready", "services": readiness},
+        status_code=200 if ok else 503,
+    )
+
+
+@router.api_route(
+    "/api/{service}/{path:path}",
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    include_in_schema=False,
+)
+async def forward(service: str, path: str, request: Request) -> Response:
+    upstreams = _upstreams(request)
+    base = upstreams.urls.get(service)
+    if base is None:
+        raise NotFound(
+            f"No service called {service!r}. Known: {', '.join(sorted(upstreams.urls))}."
+        )
+    token = bearer_token(request)
+    if token is not None:
+        # Refuse a bad token here already; the service verifies it again (never trusted blindly).
+        await request.app.state.token_verifier.verify(token)
+    headers = domain.forwardable(request.headers)
+    headers.update(current_trace_headers())
+    try:
+        upstream = await upstreams.client.request(
+            request.method,
+            f"{base}/{path}",
+            params=request.query_params,
+            content=await request.body(),
+            headers=headers,
+        )
+    except httpx.TransportError:
+        return error_response(
+            ErrorBody(
+                status=503,
+                code="service_unavailable",
+                message=f"The {service} service is not reachable right now. Try again shortly.",
+            )
+        )
+    return Response(
+        content=upstream.content,
+        status_code=upstream.status_code,
+        headers=domain.forwardable(upstream.headers),
+    )
+
+
+class Upstreams:
+    """The services behind the gateway and one pooled HTTP client to reach them."""
+
+    def __init__(self, urls: dict[str, str], timeout: float) -> None:
+        self.urls = urls
+        self.client = httpx.AsyncClient(timeout=timeout)
+
+    async def readiness(self) -> dict[str, dict[str, Any]]:
+        async def one(name: str, base: str) -> tuple[str, dict[str, Any]]:
+            try:
+                response = await self.client.get(f"{base}/ready", timeout=3.0)
+                body = response.json()
+                return name, {"status": body.get("status", "unknown"), "checks": body.get("checks")}
+            except (httpx.HTTPError, ValueError):
+                return name, {"status": "unreachable", "checks": None}
+
+        results = await asyncio.gather(*(one(n, u) for n, u in self.urls.items()))
+        return dict(sorted(results))
+
+    async def openapi_documents(self) -> dict[str, dict[str, Any] | None]:
+        async def one(name: str, base: str) -> tuple[str, dict[str, Any] | None]:
+            try:
+                response = await self.client.get(f"{base}/openapi.json", timeout=5.0)
+                response.raise_for_status()
+                return name, response.json()
+            except (httpx.HTTPError, ValueError):
+                return name, None
+
+        return dict(await asyncio.gather(*(one(n, u) for n, u in self.urls.items())))

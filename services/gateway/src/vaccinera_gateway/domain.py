@@ -1,0 +1,99 @@
+"""Gateway rules, free of I/O: which headers cross, and how service OpenAPI documents merge."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+# Headers that describe one hop, not the message (RFC 9110 section 7.6.1), plus Host.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+
+
+def forwardable(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
+
+
+def _prefix_refs(node: Any, prefix: str) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                name = value.rsplit("/", 1)[-1]
+                base = value.rsplit("/", 1)[0]
+                out[key] = f"{base}/{prefix}{name}"
+            else:
+                out[key] = _prefix_refs(value, prefix)
+        return out
+    if isinstance(node, list):
+        return [_prefix_refs(v, prefix) for v in node]
+    return node
+
+
+def merge_openapi(
+    title: str, version: str, documents: Mapping[str, dict[str, Any] | None]
+) -> dict[str, Any]:
+    """One OpenAPI document for all services, each under ``/api/<service>``.
+
+    Component names get the service as prefix (``booking__Slot``) so two services may both
+    have a ``Patient`` schema without clashing; operation ids and tags likewise.
+    """
+    merged: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "version": version,
+            "description": "All Vaccinera services behind the gateway. Authorize with a bearer "
+            "token from the identity provider; staff name their assignment in "
+            "X-Vaccinera-Assignment.",
+        },
+        "paths": {},
+        "components": {
+            "schemas": {},
+            "securitySchemes": {},
+        },
+        "tags": [],
+    }
+    unavailable = []
+    for service, doc in sorted(documents.items()):
+        if doc is None:
+            unavailable.append(service)
+            continue
+        prefix = f"{service.replace('-', '_')}__"
+        doc = _prefix_refs(copy.deepcopy(doc), prefix)
+        for path, item in doc.get("paths", {}).items():
+            if path in ("/metrics",):
+                continue
+            for operation in item.values():
+                if not isinstance(operation, dict):
+                    continue
+                if "operationId" in operation:
+                    operation["operationId"] = f"{prefix}{operation['operationId']}"
+                operation["tags"] = [f"{service}: {t}" for t in operation.get("tags", ["other"])]
+            merged["paths"][f"/api/{service}{path}"] = item
+        components = doc.get("components", {})
+        for name, schema in components.get("schemas", {}).items():
+            merged["components"]["schemas"][f"{prefix}{name}"] = schema
+        # Security schemes are shared (the same bearer token): keep their own names.
+        merged["components"]["securitySchemes"].update(components.get("securitySchemes", {}))
+        merged["tags"].append(
+            {"name": service, "description": doc.get("info", {}).get("description", "")}
+        )
+    if unavailable:
+        merged["info"]["description"] += (
+            " Not reachable while building this page: " + ", ".join(unavailable) + "."
+        )
+    return merged

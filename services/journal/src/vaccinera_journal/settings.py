@@ -1,0 +1,7 @@
+"""Settings of the journal service (environment variables prefixed VACCINERA_)."""
+
+from vaccinera_kit.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    service_name: str = "journal"

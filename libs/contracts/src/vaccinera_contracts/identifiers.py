@@ -12,7 +12,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Final
 
-import personnummer
+from personnummer import personnummer
 from pydantic import BaseModel, ConfigDict
 
 

@@ -18,8 +18,8 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from faststream.kafka import KafkaBroker
 from faststream_fastapi import AsyncAPIConfig, FastStreamAPI
-from vaccinera_contracts.envelope import DomainEvent
 
+from vaccinera_contracts.envelope import DomainEvent
 from vaccinera_kit import correlation, health
 from vaccinera_kit.auth import TokenVerifier
 from vaccinera_kit.consumer import EventConsumer

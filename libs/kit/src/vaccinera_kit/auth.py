@@ -15,8 +15,8 @@ import jwt
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
-from vaccinera_contracts.roles import Assignment, Principal, Role
 
+from vaccinera_contracts.roles import Assignment, Principal, Role
 from vaccinera_kit.errors import BadRequest, Forbidden, Unauthorized
 from vaccinera_kit.settings import HttpSettings
 

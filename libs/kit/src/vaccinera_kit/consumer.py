@@ -34,9 +34,9 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential,
 )
+
 from vaccinera_contracts.envelope import DomainEvent, EventEnvelope, TypedEnvelope
 from vaccinera_contracts.topics import dead_letter_topic
-
 from vaccinera_kit import correlation
 from vaccinera_kit.database import Database
 from vaccinera_kit.metrics import Metrics

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError, PyMongoError
-from vaccinera_contracts.envelope import DomainEvent, new_envelope
 
+from vaccinera_contracts.envelope import DomainEvent, new_envelope
 from vaccinera_kit import correlation
 from vaccinera_kit.database import Database, Document
 from vaccinera_kit.telemetry import Telemetry, current_trace_headers

@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
+
+from vaccinera_booking import domain
+from vaccinera_booking.store import PatientProjection
 from vaccinera_contracts.identifiers import IdentifierKind
 from vaccinera_contracts.roles import Principal
 from vaccinera_kit.auth import require_staff
 from vaccinera_kit.errors import NotFound
-
-from vaccinera_booking import domain
-from vaccinera_booking.store import PatientProjection
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 routers = (router,)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from vaccinera_booking.store import PatientProjection
 from vaccinera_contracts.envelope import TypedEnvelope
 from vaccinera_contracts.events import PatientRegistered
 from vaccinera_kit.consumer import EventConsumer
-
-from vaccinera_booking.store import PatientProjection
 
 
 def register(consumer: EventConsumer) -> None:

@@ -1,10 +1,10 @@
 """Entry point: ``python -m vaccinera_booking.main`` serves HTTP and Kafka in one process."""
 
 from faststream_fastapi import FastStreamAPI
-from vaccinera_kit.app import Service, ServiceSpec, serve
 
 from vaccinera_booking import api, handlers, store
 from vaccinera_booking.settings import Settings
+from vaccinera_kit.app import Service, ServiceSpec, serve
 
 SPEC = ServiceSpec(
     title="Vaccinera Booking",

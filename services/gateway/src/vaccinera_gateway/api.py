@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+
+from vaccinera_gateway import domain
 from vaccinera_kit.auth import bearer_token
 from vaccinera_kit.errors import ErrorBody, NotFound, error_response
 from vaccinera_kit.telemetry import current_trace_headers
-
-from vaccinera_gateway import domain
 
 router = APIRouter()
 routers = (router,)

@@ -8,13 +8,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from vaccinera_gateway import api, domain
+from vaccinera_gateway.settings import Settings
 from vaccinera_kit.app import build_http_app, serve
 from vaccinera_kit.logs import configure_logging
 from vaccinera_kit.metrics import Metrics
 from vaccinera_kit.telemetry import Telemetry
-
-from vaccinera_gateway import api, domain
-from vaccinera_gateway.settings import Settings
 
 TITLE = "Vaccinera"
 VERSION = "0.1.0"

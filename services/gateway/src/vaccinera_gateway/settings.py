@@ -1,6 +1,7 @@
 """Gateway settings (environment variables prefixed VACCINERA_)."""
 
 from pydantic import Field
+
 from vaccinera_kit.settings import HttpSettings
 
 DEFAULT_SERVICE_URLS = {

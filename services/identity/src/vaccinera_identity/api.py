@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
+
 from vaccinera_contracts.identifiers import IdentifierError, IdentifierKind, parse_identifier
 from vaccinera_contracts.roles import Principal
-from vaccinera_kit.auth import require_staff
-from vaccinera_kit.errors import DomainError, ErrorDetail, NotFound
-
 from vaccinera_identity import domain
 from vaccinera_identity.store import PatientStore
+from vaccinera_kit.auth import require_staff
+from vaccinera_kit.errors import DomainError, ErrorDetail, NotFound
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 routers = (router,)

@@ -6,13 +6,13 @@ from typing import Any
 
 from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
+
 from vaccinera_contracts.envelope import DomainEvent
 from vaccinera_contracts.events import PatientRegistered
 from vaccinera_contracts.identifiers import IdentifierKind, PatientIdentifier
+from vaccinera_identity.domain import Patient
 from vaccinera_kit.database import CollectionSpec, Database
 from vaccinera_kit.outbox import Outbox
-
-from vaccinera_identity.domain import Patient
 
 PATIENTS = "patients"
 

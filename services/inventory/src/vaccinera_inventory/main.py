@@ -1,10 +1,10 @@
 """Entry point: ``python -m vaccinera_inventory.main`` serves HTTP and Kafka in one process."""
 
 from faststream_fastapi import FastStreamAPI
-from vaccinera_kit.app import Service, ServiceSpec, serve
 
 from vaccinera_inventory import api, handlers, store
 from vaccinera_inventory.settings import Settings
+from vaccinera_kit.app import Service, ServiceSpec, serve
 
 SPEC = ServiceSpec(
     title="Vaccinera Inventory",

@@ -1,10 +1,10 @@
 """Entry point: ``python -m vaccinera_journal.main`` serves HTTP and Kafka in one process."""
 
 from faststream_fastapi import FastStreamAPI
-from vaccinera_kit.app import Service, ServiceSpec, serve
 
 from vaccinera_journal import api, handlers, store
 from vaccinera_journal.settings import Settings
+from vaccinera_kit.app import Service, ServiceSpec, serve
 
 SPEC = ServiceSpec(
     title="Vaccinera Journal",

@@ -1,8 +1,8 @@
 """Entry point: ``python -m vaccinera_notifications.main`` serves HTTP and Kafka in one process."""
 
 from faststream_fastapi import FastStreamAPI
-from vaccinera_kit.app import Service, ServiceSpec, serve
 
+from vaccinera_kit.app import Service, ServiceSpec, serve
 from vaccinera_notifications import api, handlers, store
 from vaccinera_notifications.settings import Settings
 

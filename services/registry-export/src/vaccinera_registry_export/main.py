@@ -1,8 +1,8 @@
 """Entry point: ``python -m vaccinera_registry_export.main`` serves HTTP and Kafka in one process."""
 
 from faststream_fastapi import FastStreamAPI
-from vaccinera_kit.app import Service, ServiceSpec, serve
 
+from vaccinera_kit.app import Service, ServiceSpec, serve
 from vaccinera_registry_export import api, handlers, store
 from vaccinera_registry_export.settings import Settings
 

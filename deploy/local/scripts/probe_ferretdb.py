@@ -15,7 +15,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient, InsertOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from vaccinera_devstack.ferretdb import FerretDBServer
 from vaccinera_devstack.process import free_port
@@ -28,16 +28,27 @@ async def push_each_slice(c: Coll) -> str:
     await c.insert_one({"_id": 1, "arr": [1, 2, 3]})
     await c.update_one({"_id": 1}, {"$push": {"arr": {"$each": [4, 5, 6], "$slice": -4}}})
     doc = await c.find_one({"_id": 1})
-    assert doc is not None and doc["arr"] == [3, 4, 5, 6], doc
+    assert doc is not None
+    if doc["arr"] == [1, 2, 3, 4, 5, 6]:
+        return "WRONG: `$each` appends but `$slice` is silently ignored (array not trimmed)"
+    assert doc["arr"] == [3, 4, 5, 6], doc
     return "ok"
 
 
 async def pull_condition(c: Coll) -> str:
     items = [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 9}, {"sku": "c", "qty": 3}]
     await c.insert_one({"_id": 1, "items": items})
-    await c.update_one({"_id": 1}, {"$pull": {"items": {"qty": {"$lt": 5}}}})
+    result = await c.update_one({"_id": 1}, {"$pull": {"items": {"qty": {"$lt": 5}}}})
     doc = await c.find_one({"_id": 1})
-    assert doc is not None and doc["items"] == [{"sku": "b", "qty": 9}], doc
+    assert doc is not None
+    if doc["items"] == items:
+        exact = await c.update_one({"_id": 1}, {"$pull": {"items": {"sku": "a", "qty": 1}}})
+        return (
+            f"WRONG: silently removes nothing (nModified={result.modified_count}); "
+            f"only exact whole-subdocument/value matches are pulled "
+            f"(exact match nModified={exact.modified_count})"
+        )
+    assert doc["items"] == [{"sku": "b", "qty": 9}], doc
     return "ok"
 
 
@@ -46,7 +57,8 @@ async def add_to_set(c: Coll) -> str:
     await c.update_one({"_id": 1}, {"$addToSet": {"tags": "a"}})
     await c.update_one({"_id": 1}, {"$addToSet": {"tags": {"$each": ["b", "a", "c"]}}})
     doc = await c.find_one({"_id": 1})
-    assert doc is not None and doc["tags"] == ["a", "b", "c"], doc
+    assert doc is not None
+    assert doc["tags"] == ["a", "b", "c"], doc
     return "ok (incl. `$each`)"
 
 
@@ -54,7 +66,8 @@ async def inc(c: Coll) -> str:
     await c.insert_one({"_id": 1, "n": 1})
     await c.update_one({"_id": 1}, {"$inc": {"n": 2, "m": 5}})
     doc = await c.find_one({"_id": 1})
-    assert doc is not None and (doc["n"], doc["m"]) == (3, 5), doc
+    assert doc is not None
+    assert (doc["n"], doc["m"]) == (3, 5), doc
     return "ok (creates missing fields)"
 
 
@@ -69,7 +82,8 @@ async def find_one_and_update_upsert(c: Coll) -> str:
         {"_id": "k"}, {"$inc": {"n": 1}}, upsert=True, return_document=ReturnDocument.AFTER
     )
     assert first == {"_id": "k", "n": 1, "created": True}, first
-    assert second is not None and second["n"] == 2, second
+    assert second is not None
+    assert second["n"] == 2, second
     return "ok"
 
 
@@ -79,8 +93,7 @@ async def unique_index(c: Coll) -> str:
     try:
         await c.insert_one({"email": "a@x"})
     except DuplicateKeyError as exc:
-        assert exc.code == 11000, exc.code
-        return "ok (`DuplicateKeyError`, code 11000)"
+        return f"ok (`DuplicateKeyError`, code {exc.code})"
     raise AssertionError("duplicate accepted")
 
 
@@ -102,16 +115,27 @@ async def partial_index(c: Coll) -> str:
 
 async def sparse_index(c: Coll) -> str:
     await c.create_index("nick", unique=True, sparse=True)
-    indexes = await c.index_information()
-    assert indexes["nick_1"].get("sparse") is True, indexes
+    sparse_kept = (await c.index_information())["nick_1"].get("sparse") is True
     await c.insert_one({"x": 1})
     await c.insert_one({"x": 2})  # two docs without the field must both be allowed
     await c.insert_one({"nick": "n"})
     try:
         await c.insert_one({"nick": "n"})
     except DuplicateKeyError:
-        return "ok"
-    raise AssertionError("sparse unique index not enforced")
+        pass
+    else:
+        raise AssertionError("sparse unique index not enforced")
+    plain = c.database[f"{c.name}_plain"]
+    await plain.create_index("nick", unique=True)
+    await plain.insert_one({"x": 1})
+    try:
+        await plain.insert_one({"x": 2})
+        missing = "a plain unique index also lets many docs lack the field (MongoDB: 11000)"
+    except DuplicateKeyError:
+        missing = "plain unique index rejects a 2nd doc lacking the field, as MongoDB does"
+    if sparse_kept:
+        return f"ok; {missing}"
+    return f"accepted, `sparse` dropped from the index spec, behaves sparse anyway: {missing}"
 
 
 async def ne_on_array(c: Coll) -> str:
@@ -156,11 +180,10 @@ async def bulk_unordered(c: Coll) -> str:
         await c.bulk_write(ops, ordered=False)
     except BulkWriteError as exc:
         codes = [error["code"] for error in exc.details["writeErrors"]]
-        assert codes == [11000], exc.details
     else:
         raise AssertionError("duplicate in bulk not reported")
     assert await c.count_documents({}) == 3
-    return "ok (continues past a dup; `BulkWriteError` lists code 11000)"
+    return f"ok (continues past a dup; `BulkWriteError` write error codes {codes})"
 
 
 async def count_documents(c: Coll) -> str:
@@ -172,45 +195,58 @@ async def count_documents(c: Coll) -> str:
 
 async def aggregate(c: Coll) -> str:
     await c.insert_many([{"k": i % 3, "v": i, "ok": i != 4} for i in range(10)])
-    pipeline: list[Doc] = [
-        {"$match": {"ok": True}},
-        {"$group": {"_id": "$k", "total": {"$sum": "$v"}, "n": {"$sum": 1}}},
+    match: Doc = {"$match": {"ok": True}}
+    single: list[Doc] = [
+        match,
+        {"$group": {"_id": "$k", "total": {"$sum": "$v"}}},
         {"$sort": {"total": -1}},
     ]
-    rows = [row async for row in await c.aggregate(pipeline)]
-    assert rows == [
-        {"_id": 0, "total": 18, "n": 4},
-        {"_id": 2, "total": 15, "n": 3},
-        {"_id": 1, "total": 8, "n": 2},
-    ], rows
+    rows = [row async for row in await c.aggregate(single)]
+    assert rows == [{"_id": 0, "total": 18}, {"_id": 2, "total": 15}, {"_id": 1, "total": 8}]
+    double: list[Doc] = [match, {"$group": {"_id": "$k", "t": {"$sum": "$v"}, "n": {"$sum": 1}}}]
+    counts = sorted([row["n"] async for row in await c.aggregate(double)])
+    try:
+        await c.aggregate([{"$group": {"_id": "$k", "m": {"$max": "$v"}}}])
+        has_max = True
+    except OperationFailure:
+        has_max = False
+    if counts != [2, 3, 4]:
+        return (
+            "partly: one accumulator per `$group` is right; with two or more, every accumulator "
+            f"after the first returns 0 (got n={counts}); only `$sum`/`$count` exist"
+            + ("" if has_max else " (`$max` etc. NotImplemented)")
+        )
     return "ok"
 
 
 async def conditional_update_throughput(c: Coll) -> str:
     docs, tasks, per_task = 200, 50, 40
-    await c.insert_many([{"_id": i, "version": 0, "n": 0} for i in range(docs)])
-    lost = 0
+    await c.insert_many([{"_id": i, "version": 0} for i in range(docs)])
 
-    async def worker(seed: int) -> None:
-        nonlocal lost
+    async def blind(seed: int) -> None:
+        # A guarded single-document update, e.g. "decrement stock only if still positive".
+        for step in range(per_task):
+            key = (seed * 7 + step * 13) % docs
+            await c.update_one(
+                {"_id": key, "version": {"$lt": 1_000_000}}, {"$inc": {"version": 1}}
+            )
+
+    async def read_then_cas(seed: int) -> None:
+        # Optimistic concurrency: read the version, update only if it is unchanged.
         for step in range(per_task):
             key = (seed * 7 + step * 13) % docs
             doc = await c.find_one({"_id": key}, {"version": 1})
             assert doc is not None
-            result = await c.update_one(
-                {"_id": key, "version": doc["version"]},
-                {"$inc": {"version": 1, "n": 1}},
-            )
-            lost += result.modified_count == 0
+            await c.update_one({"_id": key, "version": doc["version"]}, {"$inc": {"version": 1}})
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(seed) for seed in range(tasks)))
-    elapsed = time.perf_counter() - started
-    total = tasks * per_task
-    # Only the update is the measured operation; each iteration also does one find_one.
+    rates = []
+    for worker in (blind, read_then_cas):
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(seed) for seed in range(tasks)))
+        rates.append(tasks * per_task / (time.perf_counter() - started))
     return (
-        f"~{total / elapsed:.0f} read+conditional-update pairs/s "
-        f"({total} pairs in {elapsed:.1f}s, {lost} lost the version race)"
+        f"~{rates[0]:.0f} conditional `update_one`/s; ~{rates[1]:.0f}/s as "
+        f"`find_one` + version-checked `update_one` pairs ({tasks * per_task} ops each)"
     )
 
 

@@ -1,0 +1,161 @@
+"""The whole system on one machine: infrastructure, stand-ins, six services and the gateway.
+
+Used by the README's start command and by the end-to-end tests, so both run the same thing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from vaccinera_contracts.topics import all_topics
+from vaccinera_devstack import tokens
+from vaccinera_devstack.infra import Infrastructure, Ports
+from vaccinera_devstack.process import ManagedProcess, free_port
+
+SERVICE_MODULES: dict[str, str] = {
+    "identity": "vaccinera_identity.main",
+    "booking": "vaccinera_booking.main",
+    "journal": "vaccinera_journal.main",
+    "inventory": "vaccinera_inventory.main",
+    "notifications": "vaccinera_notifications.main",
+    "registry-export": "vaccinera_registry_export.main",
+}
+GATEWAY_MODULE = "vaccinera_gateway.main"
+
+LOCAL_SERVICE_PORTS = {
+    "gateway": 8000,
+    "identity": 8001,
+    "booking": 8002,
+    "journal": 8003,
+    "inventory": 8004,
+    "notifications": 8005,
+    "registry-export": 8006,
+}
+
+
+@dataclass
+class PlatformPorts:
+    infra: Ports
+    services: dict[str, int]
+
+    @classmethod
+    def local(cls) -> PlatformPorts:
+        return cls(Ports.local(), dict(LOCAL_SERVICE_PORTS))
+
+    @classmethod
+    def free(cls) -> PlatformPorts:
+        return cls(Ports.free(), {name: free_port() for name in LOCAL_SERVICE_PORTS})
+
+
+@dataclass
+class Platform:
+    base_dir: Path
+    ports: PlatformPorts
+    # Extra environment for every service, e.g. the log level.
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    # When set, every service appends its spans as JSON lines to <spans_dir>/<service>.jsonl.
+    spans_dir: Path | None = None
+    # An infrastructure already running (the test session's): used, neither started nor stopped.
+    shared_infra: Infrastructure | None = None
+    infra: Infrastructure = field(init=False)
+    processes: dict[str, ManagedProcess] = field(init=False, default_factory=dict)
+    keys: tokens.DevKeys = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.infra = self.shared_infra or Infrastructure(
+            self.base_dir, self.ports.infra, topics=all_topics()
+        )
+        self.keys = tokens.ensure_keys(self.base_dir / "keys")
+
+    @property
+    def gateway_url(self) -> str:
+        return self.url("gateway")
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports.services[name]}"
+
+    def service_env(self, name: str) -> dict[str, str]:
+        infra = self.ports.infra
+        env = {
+            **os.environ,
+            "VACCINERA_SERVICE_NAME": name,
+            "VACCINERA_HTTP_PORT": str(self.ports.services[name]),
+            "VACCINERA_KAFKA_BOOTSTRAP": f"127.0.0.1:{infra.kafka}",
+            "VACCINERA_MONGO_URL": f"mongodb://127.0.0.1:{infra.ferretdb}/",
+            "VACCINERA_JWT_PUBLIC_KEY_FILE": str(self.keys.public_pem),
+            "VACCINERA_SMS_PROVIDER_URL": f"http://127.0.0.1:{infra.sms}",
+            "VACCINERA_NVR_URL": f"http://127.0.0.1:{infra.nvr}",
+            "VACCINERA_NPO_URL": f"http://127.0.0.1:{infra.npo}",
+            **self.extra_env,
+        }
+        if self.spans_dir is not None:
+            env["VACCINERA_OTEL_EXPORTER"] = "console"
+            env["VACCINERA_OTEL_CONSOLE_PATH"] = str(self.spans_dir / f"{name}.jsonl")
+        if name == "gateway":
+            env["VACCINERA_SERVICE_URLS"] = (
+                "{" + ",".join(f'"{n}":"{self.url(n)}"' for n in SERVICE_MODULES) + "}"
+            )
+        return env
+
+    def service_process(self, name: str, *, replica: int = 0) -> ManagedProcess:
+        module = GATEWAY_MODULE if name == "gateway" else SERVICE_MODULES[name]
+        suffix = f"-{replica}" if replica else ""
+        return ManagedProcess(
+            f"{name}{suffix}",
+            [sys.executable, "-m", module],
+            self.base_dir / "logs" / f"{name}{suffix}.log",
+            env=self.service_env(name),
+        )
+
+    def start(self, timeout: float = 120.0) -> None:
+        if self.shared_infra is None:
+            self.infra.start()
+        for name in SERVICE_MODULES:
+            self.processes[name] = self.service_process(name)
+            self.processes[name].start()
+        self.processes["gateway"] = self.service_process("gateway")
+        self.processes["gateway"].start()
+        with ThreadPoolExecutor(len(self.processes)) as pool:
+            waits = [
+                pool.submit(wait_ready, proc, self.url(name), timeout)
+                for name, proc in self.processes.items()
+            ]
+            for wait in waits:
+                wait.result()
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.processes.values())):
+            proc.stop()
+        self.processes.clear()
+        if self.shared_infra is None:
+            self.infra.stop()
+
+    def __enter__(self) -> Platform:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def wait_ready(proc: ManagedProcess, base_url: str, timeout: float) -> None:
+    """Until ``/ready`` answers 200; raises ProcessError with the log tail otherwise."""
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{base_url}/ready", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    proc.wait_until(ready, timeout, interval=0.25)

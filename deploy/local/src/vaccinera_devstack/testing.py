@@ -1,0 +1,69 @@
+"""Helpers for tests over the real servers: wait for a condition, read a topic back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 20.0, interval: float = 0.1
+) -> None:
+    """Wait until ``check`` holds; fail with a clear message when it never does."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout:.0f}s")
+        await asyncio.sleep(interval)
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[Record]], bool] | None = None,
+    timeout: float = 10.0,
+) -> list[Record]:
+    """Everything on ``topic`` from the beginning, until ``until`` holds or ``timeout`` passes
+    (with no ``until``, the full ``timeout`` is waited, to show that nothing more arrives)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"test-reader-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[Record] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                for m in messages:
+                    records.append(
+                        Record(
+                            m.topic,
+                            m.key,
+                            m.value,
+                            {k: v.decode() for k, v in (m.headers or ())},
+                        )
+                    )
+            if until is not None and until(records):
+                break
+    finally:
+        await consumer.stop()
+    return records

@@ -1,0 +1,28 @@
+"""The whole platform (six services and the gateway as real processes) for end-to-end tests,
+on the session's Kafka and FerretDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from vaccinera_contracts.roles import Role
+from vaccinera_devstack import tokens
+from vaccinera_devstack.infra import Infrastructure
+from vaccinera_devstack.platform import Platform, PlatformPorts
+
+
+@pytest.fixture(scope="session")
+def platform(infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    base = tmp_path_factory.mktemp("platform")
+    ports = PlatformPorts.free()
+    ports.infra = infra.ports
+    running = Platform(base, ports, spans_dir=base / "spans", shared_infra=infra)
+    with running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def nurse_headers(platform: Platform) -> dict[str, str]:
+    return {"authorization": f"Bearer {tokens.staff_token(platform.keys, Role.NURSE)}"}

@@ -16,7 +16,9 @@ from vaccinera_kit.outbox import Outbox
 async def main(url: str, database: str, counter_id: str) -> None:
     client = connect(url)
     outbox = Outbox(producer="kit-test")
-    doc = outbox.new_document({"_id": counter_id, "n": 1}, [CounterBumped(counter_id=counter_id, amount=1)])
+    doc = outbox.new_document(
+        {"_id": counter_id, "n": 1}, [CounterBumped(counter_id=counter_id, amount=1)]
+    )
     await client[database][COUNTERS].insert_one(doc)
     print(doc["_outbox"][0]["event_id"], flush=True)
     os.kill(os.getpid(), signal.SIGKILL)

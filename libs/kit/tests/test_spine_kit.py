@@ -3,8 +3,8 @@ idempotent, poison messages are parked on the dead-letter topic and the consumer
 
 from __future__ import annotations
 
+import asyncio
 import json
-import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -64,13 +64,19 @@ async def test_outbox_event_written_before_a_crash_is_published_once_after_resta
     counter_id = f"c-{uuid.uuid4()}"
     # The writer commits state + event in one document write, then is SIGKILLed before
     # its relay could publish anything.
-    proc = subprocess.run(
-        [sys.executable, str(HERE / "crash_after_write.py"), infra.mongo_url,
-         service.settings.database_name, counter_id],
-        capture_output=True, text=True, cwd=HERE, timeout=60, check=False,
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(HERE / "crash_after_write.py"),
+        infra.mongo_url,
+        service.settings.database_name,
+        counter_id,
+        cwd=HERE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    assert proc.returncode == -9, proc.stderr
-    event_id = proc.stdout.strip()
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == -9, stderr.decode()
+    event_id = stdout.decode().strip()
     doc = await service.db[app.COUNTERS].find_one({"_id": counter_id})
     assert doc is not None and doc[OUTBOX_PENDING] is True  # state and event survived together
 
@@ -83,7 +89,9 @@ async def test_outbox_event_written_before_a_crash_is_published_once_after_resta
     mine = [r for r in records if r.headers.get("event_id") == event_id]
     assert len(mine) == 1
     assert json.loads(mine[0].value)["data"] == {
-        "counter_id": counter_id, "amount": 1, "explode": False,
+        "counter_id": counter_id,
+        "amount": 1,
+        "explode": False,
     }
     assert mine[0].key == counter_id.encode()  # keyed by aggregate: one counter, one partition
     doc = await service.db[app.COUNTERS].find_one({"_id": counter_id})
@@ -123,9 +131,7 @@ async def test_same_event_delivered_twice_has_one_effect(
 
     await eventually(handled)
     # The second copy sits right behind the first on the same partition; let it be consumed.
-    await eventually(
-        lambda: _consumed(service, "duplicate"), timeout=10
-    )
+    await eventually(lambda: _consumed(service, "duplicate"), timeout=10)
     doc = await effects.find_one({"_id": counter_id})
     assert doc is not None and doc["total"] == 7
 

@@ -40,13 +40,13 @@ Vaccinera is running (ready in {time.monotonic() - started:.0f} s).
   Gateway          {platform.gateway_url}
   API docs         {platform.gateway_url}/docs      (all services, merged)
   Health           {platform.gateway_url}/health
-  AsyncAPI         http://127.0.0.1:{platform.ports.services['booking']}/asyncapi  (per service)
+  AsyncAPI         http://127.0.0.1:{platform.ports.services["booking"]}/asyncapi  (per service)
   Kafka            127.0.0.1:{infra.kafka}
   FerretDB         mongodb://127.0.0.1:{infra.ferretdb}/
   SMS stand-in     http://127.0.0.1:{infra.sms}/_standin/received
   NVR stand-in     http://127.0.0.1:{infra.nvr}/_standin/received
   NPÖ stand-in     http://127.0.0.1:{infra.npo}/_standin/received
-  Logs             {RUN_DIR / 'logs'}
+  Logs             {RUN_DIR / "logs"}
 
 Demo data: {len(patients)} patients registered. A nurse's token (12 h), for "Authorize" in the docs:
 

@@ -15,7 +15,7 @@ from pymongo.errors import PyMongoError
 
 from vaccinera_devstack._log import step
 from vaccinera_devstack.paths import cache_dir, cache_lock
-from vaccinera_devstack.process import ManagedProcess, ProcessError
+from vaccinera_devstack.process import ManagedProcess, ProcessError, require_free_port
 
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 FERRETDB_VERSION = "v1.24.2"
@@ -144,6 +144,7 @@ class FerretDBServer:
         return self._process
 
     def start(self) -> None:
+        require_free_port(self.port, "ferretdb")
         binary = ensure_ferretdb()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = [

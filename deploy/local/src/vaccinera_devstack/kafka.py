@@ -17,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from vaccinera_devstack._log import step
 from vaccinera_devstack.paths import cache_dir, cache_lock, devstack_dir
-from vaccinera_devstack.process import ManagedProcess, ProcessError, log_tail
+from vaccinera_devstack.process import ManagedProcess, ProcessError, log_tail, require_free_port
 
 # Keep in step with the default in deploy/local/kafka/pom.xml (passed explicitly anyway).
 KAFKA_VERSION = "4.4.0"
@@ -73,8 +73,11 @@ def ensure_kafka(version: str = KAFKA_VERSION) -> Path:
         staging = Path(tempfile.mkdtemp(prefix="libs-", dir=home))
         result = subprocess.run(
             [
-                mvn, "-B", "-q",
-                "-f", str(devstack_dir() / "kafka" / "pom.xml"),
+                mvn,
+                "-B",
+                "-q",
+                "-f",
+                str(devstack_dir() / "kafka" / "pom.xml"),
                 f"-Dkafka.version={version}",
                 "-DincludeScope=runtime",
                 f"-DoutputDirectory={staging}",
@@ -181,6 +184,8 @@ class KafkaServer:
         return self.data_dir / "config"
 
     def start(self) -> None:
+        require_free_port(self.port, "kafka")
+        require_free_port(self.controller_port, "kafka controller")
         libs = ensure_kafka(self.version)
         self._write_config()
         java = java_executable()
@@ -230,8 +235,10 @@ class KafkaServer:
                     *java,
                     "kafka.tools.StorageTool",
                     "format",
-                    "--cluster-id", CLUSTER_ID,
-                    "--config", properties,
+                    "--cluster-id",
+                    CLUSTER_ID,
+                    "--config",
+                    properties,
                     "--ignore-formatted",
                 ],
                 stdin=subprocess.DEVNULL,

@@ -11,7 +11,6 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
 
 _PR_SET_PDEATHSIG = 1
 
@@ -34,6 +33,12 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:
             return True
     except OSError:
         return False
+
+
+def require_free_port(port: int, what: str) -> None:
+    """Fail early: readiness probes would otherwise succeed against whatever already listens."""
+    if port_open(port):
+        raise ProcessError(f"{what}: port {port} on 127.0.0.1 is already in use")
 
 
 def log_tail(path: Path, lines: int = 40) -> str:
@@ -78,7 +83,6 @@ class ManagedProcess:
         self._env = dict(env) if env is not None else None
         self._cwd = cwd
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -92,17 +96,17 @@ class ManagedProcess:
         if self.running:
             return
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_file.open("ab")
-        self._proc = subprocess.Popen(
-            self.argv,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=self._env,
-            cwd=self._cwd,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,  # only a prctl call, safe between fork and exec
-        )
+        with self.log_file.open("ab") as log:
+            self._proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self._env,
+                cwd=self._cwd,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,  # only a prctl call, safe between fork and exec
+            )
 
     def check_alive(self) -> None:
         """Raise ProcessError (with the log tail) if the process has exited."""
@@ -115,9 +119,7 @@ class ManagedProcess:
                 f"{log_tail(self.log_file)}"
             )
 
-    def wait_until(
-        self, ready: Callable[[], bool], timeout: float, interval: float = 0.1
-    ) -> None:
+    def wait_until(self, ready: Callable[[], bool], timeout: float, interval: float = 0.1) -> None:
         """Poll `ready` until it returns True; fail fast if the process dies meanwhile."""
         deadline = time.monotonic() + timeout
         while True:
@@ -147,9 +149,6 @@ class ManagedProcess:
                     proc.wait(5)
             # The leader may exit before its group; make sure nothing of it lingers.
             self._signal_group(proc.pid, signal.SIGKILL)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
     @staticmethod
     def _signal_group(pgid: int, sig: signal.Signals) -> None:

@@ -12,7 +12,9 @@ from aiokafka import AIOKafkaConsumer
 
 
 async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 20.0, interval: float = 0.1
+    check: Callable[[], Awaitable[bool]],
+    timeout: float = 20.0,  # noqa: ASYNC109
+    interval: float = 0.1,
 ) -> None:
     """Wait until ``check`` holds; fail with a clear message when it never does."""
     deadline = time.monotonic() + timeout
@@ -35,7 +37,7 @@ async def read_topic(
     topic: str,
     *,
     until: Callable[[list[Record]], bool] | None = None,
-    timeout: float = 10.0,
+    timeout: float = 10.0,  # noqa: ASYNC109
 ) -> list[Record]:
     """Everything on ``topic`` from the beginning, until ``until`` holds or ``timeout`` passes
     (with no ``until``, the full ``timeout`` is waited, to show that nothing more arrives)."""

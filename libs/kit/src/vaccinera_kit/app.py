@@ -17,6 +17,7 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
 from faststream_fastapi import AsyncAPIConfig, FastStreamAPI
 
 from vaccinera_contracts.envelope import DomainEvent
@@ -112,6 +113,13 @@ class Service:
         self.asgi = FastStreamAPI(
             self.broker,
             application=self.app,
+            specification=AsyncAPI(
+                self.broker,
+                title=spec.title,
+                version=spec.version,
+                description=f"Events {name} publishes and consumes.",
+            ),
+            # No "try it out": it would let any caller publish to Kafka.
             asyncapi_path=AsyncAPIConfig("/asyncapi", try_it_out_path=None),
             safe_connection=True,
             connection_hook=self._connect_broker,

@@ -20,12 +20,11 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage as RawKafkaMessage
-from faststream_fastapi import Context
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 from tenacity import (
@@ -108,24 +107,24 @@ class EventConsumer:
         for topic in self.topics:
             handled = sorted(t for t, r in self._handlers.items() if r.model.topic == topic)
 
-            async def entry(
-                body: bytes,
-                msg: Annotated[RawKafkaMessage, Context("message")],
-                _topic: str = topic,
-            ) -> None:
-                raw = msg.raw_message
-                assert not isinstance(raw, tuple)
-                await self.process(body, _headers(msg.headers), _topic, raw.partition, raw.offset)
-
             broker.subscriber(
                 topic,
                 group_id=self.service,
                 ack_policy=AckPolicy.NACK_ON_ERROR,
                 auto_offset_reset="earliest",
-                decoder=_raw_body,
+                decoder=_delivery,
                 title=f"{self.service}:{topic}",
                 description="Handles " + ", ".join(handled),
-            )(entry)
+            )(self._entry(topic))
+
+    def _entry(self, topic: str) -> Callable[[Any], Awaitable[None]]:
+        async def entry(delivery: Any) -> None:
+            assert isinstance(delivery, Delivery)
+            await self.process(
+                delivery.body, delivery.headers, topic, delivery.partition, delivery.offset
+            )
+
+        return entry
 
     async def process(
         self, body: bytes, headers: Mapping[str, str], topic: str, partition: int, offset: int
@@ -227,8 +226,21 @@ def _parse(body: bytes) -> EventEnvelope:
         ) from exc
 
 
-def _raw_body(msg: RawKafkaMessage) -> bytes:
-    return msg.body
+@dataclass(frozen=True)
+class Delivery:
+    """One Kafka record as the kit needs it, before any parsing that could fail."""
+
+    body: bytes
+    headers: dict[str, str]
+    partition: int
+    offset: int
+
+
+def _delivery(msg: RawKafkaMessage) -> Delivery:
+    # The decoder hands the record over undecoded, so a poison message reaches process().
+    record = msg.raw_message
+    assert not isinstance(record, tuple)
+    return Delivery(msg.body, _headers(msg.headers), record.partition, record.offset)
 
 
 def _headers(headers: Mapping[str, Any]) -> dict[str, str]:

@@ -15,9 +15,6 @@ Document = dict[str, Any]
 Database = AsyncDatabase[Document]
 Collection = AsyncCollection[Document]
 
-# How many processed event ids a document remembers for apply_once.
-INBOX_SIZE = 64
-
 
 @dataclass(frozen=True)
 class CollectionSpec:
@@ -61,7 +58,9 @@ async def apply_once(
     effect. Returns False when the event had already been applied.
     """
     merged = {op: dict(fields) for op, fields in update.items()}
-    merged.setdefault("$push", {})["_inbox"] = {"$each": [event_id], "$slice": -INBOX_SIZE}
+    # No "$slice" bound: FerretDB 1.x silently ignores it. Documents that receive many events
+    # should key their effects by event id instead.
+    merged.setdefault("$push", {})["_inbox"] = event_id
     try:
         result = await collection.update_one(
             {**key, "_inbox": {"$ne": event_id}}, merged, upsert=upsert

@@ -165,9 +165,9 @@ class OutboxRelay:
                     entry["value"].encode(),
                     {**headers, "event_id": entry["event_id"], "event_type": entry["type"]},
                 )
-            await coll.update_one(
-                {"_id": doc["_id"]}, {"$pull": {OUTBOX: {"event_id": entry["event_id"]}}}
-            )
+            # Pull the exact entry as read: FerretDB 1.x ignores $pull conditions on
+            # subdocuments and only removes whole equal values.
+            await coll.update_one({"_id": doc["_id"]}, {"$pull": {OUTBOX: entry}})
             count += 1
             if self.on_published:
                 self.on_published(entry["topic"])

@@ -61,7 +61,10 @@ class Telemetry:
 
     def instrument(self, app: FastAPI) -> None:
         FastAPIInstrumentor.instrument_app(
-            app, tracer_provider=self.provider, excluded_urls="health,ready,metrics"
+            app,
+            tracer_provider=self.provider,
+            excluded_urls="health,ready,metrics",
+            exclude_spans=["receive", "send"],  # one span per request, not three
         )
 
     @contextmanager

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from vaccinera_gateway import domain
 from vaccinera_kit.auth import bearer_token
-from vaccinera_kit.errors import ErrorBody, NotFound, error_response
+from vaccinera_kit.errors import BadRequest, ErrorBody, NotFound, error_response
 from vaccinera_kit.telemetry import current_trace_headers
 
 router = APIRouter()
@@ -60,11 +60,12 @@ async def forward(service: str, path: str, request: Request) -> Response:
     try:
         upstream = await upstreams.client.request(
             request.method,
-            f"{base}/{path}",
-            params=request.query_params,
+            base + domain.upstream_path(request.scope, service, path),
             content=await request.body(),
             headers=headers,
         )
+    except httpx.InvalidURL as exc:
+        raise BadRequest("The address contains characters that are not allowed.") from exc
     except httpx.TransportError:
         return error_response(
             ErrorBody(

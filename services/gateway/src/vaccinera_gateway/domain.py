@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 # Headers that describe one hop, not the message (RFC 9110 section 7.6.1), plus Host.
 HOP_BY_HOP = frozenset(
@@ -21,6 +22,16 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
+
+
+def upstream_path(scope: Mapping[str, Any], service: str, path: str) -> str:
+    """The path and query to request from the service, still percent-encoded as received, so
+    an encoded character is passed on as it came instead of being decoded into the URL."""
+    raw = bytes(scope.get("raw_path") or b"").decode("latin-1")
+    prefix = f"/api/{service}"
+    rest = raw[len(prefix) :] if raw.startswith(prefix + "/") else "/" + quote(path)
+    query = bytes(scope.get("query_string") or b"").decode("latin-1")
+    return f"{rest}?{query}" if query else rest
 
 
 def forwardable(headers: Mapping[str, str]) -> dict[str, str]:

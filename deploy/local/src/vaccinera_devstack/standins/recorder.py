@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 from pydantic import BaseModel, Field
+
+# pydantic (FastAPI responses) rejects typing.TypedDict before Python 3.12.
+from typing_extensions import TypedDict
 
 # Only headers that tests assert on; credentials are reduced to their scheme.
 RECORDED_HEADERS = (

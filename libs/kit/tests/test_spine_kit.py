@@ -58,6 +58,14 @@ def envelope_bytes(counter_id: str, amount: int = 1, explode: bool = False) -> t
     return str(env.event_id), env.model_dump_json().encode()
 
 
+async def test_indexes_can_be_ensured_again_on_restart(service: Service) -> None:
+    # A restarted service ensures the same indexes on the existing collections.
+    await ensure_indexes(service.db, service.spec.collections)
+    await ensure_indexes(service.db, service.spec.collections)
+    names = set(await service.db[app.COUNTERS].index_information())
+    assert {"n_1", "outbox_pending"} <= names
+
+
 async def test_outbox_event_written_before_a_crash_is_published_once_after_restart(
     infra: Infrastructure, service: Service
 ) -> None:

@@ -19,14 +19,12 @@ RUN_DIR = repo_root() / ".run" / "local"
 def up(_: argparse.Namespace) -> int:
     started = time.monotonic()
     platform = Platform(RUN_DIR, PlatformPorts.local())
-    stop_requested = False
 
-    def request_stop(*_: object) -> None:
-        nonlocal stop_requested
-        stop_requested = True
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    # SIGTERM behaves like Ctrl-C: whatever is running (even start-up) stops everything.
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         print("vaccinera: starting Kafka, FerretDB, stand-ins and seven services ...", flush=True)
         platform.start()
@@ -56,9 +54,14 @@ More tokens: ./vaccinera token --role doctor   Stop: Ctrl-C (or kill {os.getpid(
 """,
             flush=True,
         )
-        while not stop_requested:
-            time.sleep(0.5)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the orderly stop short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("vaccinera: stopping ...", flush=True)
         platform.stop()
     return 0

@@ -39,8 +39,10 @@ async def ensure_indexes(db: Database, specs: Sequence[CollectionSpec]) -> None:
         indexes = list(spec.indexes)
         if spec.outbox:
             indexes.append(IndexModel([(OUTBOX_PENDING, 1)], name="outbox_pending"))
-        if indexes:
-            await db[spec.name].create_indexes(indexes)
+        # One index per command: FerretDB 1.24 drops the connection when a createIndexes
+        # naming several indexes meets ones that already exist (every restart).
+        for index in indexes:
+            await db[spec.name].create_indexes([index])
 
 
 async def apply_once(

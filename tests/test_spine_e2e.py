@@ -94,6 +94,23 @@ async def test_http_request_event_and_consumer_share_one_trace(
     gateway_traces = trace_of("gateway", lambda s: s["name"] == "POST /api/{service}/{path:path}")
     assert shared & gateway_traces, "gateway, identity and booking spans share one trace id"
 
+    # No personnummer in any service's log, although it crossed the gateway and identity.
+    for log in (platform.base_dir / "logs").glob("*.log"):
+        text = log.read_text()
+        assert "191212121212" not in text, log.name
+        assert "19121212-1212" not in text, log.name
+
+
+async def test_metrics_count_requests_by_route_template(
+    platform: Platform, nurse_headers: dict[str, str]
+) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        await client.get(f"{platform.url('identity')}/patients/nobody", headers=nurse_headers)
+        text = (await client.get(f"{platform.url('identity')}/metrics")).text
+    assert 'route="/patients/{patient_id}"' in text
+    assert "nobody" not in text
+    assert "vaccinera_events_published_total" in text
+
 
 async def test_gateway_health_lists_every_service_ready(platform: Platform) -> None:
     async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=10) as client:

@@ -14,6 +14,7 @@ because the record and the effect are two writes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -162,6 +163,8 @@ class EventConsumer:
             try:
                 await self._run_with_retries(registration.handler, typed)
             except _INFRASTRUCTURE_ERRORS:
+                # Not the message's fault: back off, then let the message be redelivered.
+                await asyncio.sleep(self.retry_wait * 5)
                 raise
             except Exception as exc:
                 reason = f"handler failed {self.max_attempts} times: {type(exc).__name__}"

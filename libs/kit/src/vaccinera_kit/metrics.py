@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
-from starlette.routing import Match
 
 
 class Metrics:
@@ -58,8 +57,6 @@ class Metrics:
 
 def _route_template(request: Request) -> str:
     # The template, never the raw path: raw paths may hold identifiers and blow up cardinality.
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+    # The router records the matched route in the (shared) scope on its way down.
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "unmatched"))

@@ -30,6 +30,7 @@ log = logging.getLogger("vaccinera.outbox")
 OUTBOX = "_outbox"
 OUTBOX_PENDING = "_outbox_pending"
 LEASES = "_relay_leases"
+BATCH = 200
 
 PublishFn = Callable[[str, str, bytes, dict[str, str]], Awaitable[None]]
 
@@ -143,13 +144,24 @@ class OutboxRelay:
         """Publish every pending event of every outbox collection; returns how many."""
         published = 0
         for name in self.collections:
-            coll = self.db[name]
+            seen: set[object] = set()
             while True:
-                docs = await coll.find({OUTBOX_PENDING: True}, {OUTBOX: 1}, limit=200).to_list()
-                if not docs:
-                    break
+                # Each document at most once per drain: a document that stays pending (e.g. a
+                # write appended meanwhile) waits for the next round instead of spinning here.
+                docs = (
+                    await self.db[name]
+                    .find(
+                        {OUTBOX_PENDING: True, "_id": {"$nin": list(seen)}},
+                        {OUTBOX: 1},
+                        limit=BATCH,
+                    )
+                    .to_list()
+                )
                 for doc in docs:
+                    seen.add(doc["_id"])
                     published += await self._publish_document(name, doc)
+                if len(docs) < BATCH:
+                    break
         return published
 
     async def _publish_document(self, collection: str, doc: Document) -> int:

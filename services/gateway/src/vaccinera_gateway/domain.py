@@ -20,6 +20,8 @@ HOP_BY_HOP = frozenset(
         "upgrade",
         "host",
         "content-length",
+        # httpx hands over decoded bodies, so an upstream encoding no longer applies.
+        "content-encoding",
     }
 )
 

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import uvicorn
@@ -44,6 +45,27 @@ class ServiceSpec:
     handlers: Callable[[EventConsumer], None] | None = None
     publishes: Sequence[type[DomainEvent]] = field(default_factory=tuple)
     version: str = "0.1.0"
+
+    @classmethod
+    def from_modules(
+        cls,
+        title: str,
+        description: str,
+        *,
+        api: ModuleType,
+        store: ModuleType,
+        handlers: ModuleType,
+    ) -> ServiceSpec:
+        """A service's spec from its modules of the standard shape: ``api.routers``,
+        ``store.COLLECTIONS`` and ``store.PUBLISHES``, ``handlers.register``."""
+        return cls(
+            title=title,
+            description=description,
+            routers=api.routers,
+            collections=store.COLLECTIONS,
+            handlers=handlers.register,
+            publishes=store.PUBLISHES,
+        )
 
 
 class Service:
@@ -180,6 +202,23 @@ def build_http_app(
     metrics.install(app)
     telemetry.instrument(app)
     return app
+
+
+def service_factory(
+    spec: ServiceSpec, settings_class: type[ServiceSettings]
+) -> Callable[[ServiceSettings | None], Service]:
+    """``create_service(settings=None)`` for a service's ``main`` module."""
+
+    def create_service(settings: ServiceSettings | None = None) -> Service:
+        return Service(settings or settings_class(), spec)
+
+    return create_service
+
+
+def run(create_service: Callable[[ServiceSettings | None], Service]) -> None:
+    """``python -m vaccinera_<name>.main``: serve HTTP and Kafka in this process."""
+    service = create_service(None)
+    serve(service.asgi, service.settings)
 
 
 def serve(asgi: Any, settings: HttpSettings) -> None:

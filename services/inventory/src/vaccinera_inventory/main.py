@@ -1,30 +1,18 @@
 """Entry point: ``python -m vaccinera_inventory.main`` serves HTTP and Kafka in one process."""
 
-from faststream_fastapi import FastStreamAPI
-
 from vaccinera_inventory import api, handlers, store
 from vaccinera_inventory.settings import Settings
-from vaccinera_kit.app import Service, ServiceSpec, serve
+from vaccinera_kit.app import ServiceSpec, run, service_factory
 
-SPEC = ServiceSpec(
-    title="Vaccinera Inventory",
-    description="Batches and vaccine stock per unit, discards and quick lists (IN-1..IN-6).",
-    routers=api.routers,
-    collections=store.COLLECTIONS,
-    handlers=handlers.register,
-    publishes=store.PUBLISHES,
+SPEC = ServiceSpec.from_modules(
+    "Vaccinera Inventory",
+    "Batches and vaccine stock per unit, discards and quick lists (IN-1..IN-6).",
+    api=api,
+    store=store,
+    handlers=handlers,
 )
 
-
-def create_service(settings: Settings | None = None) -> Service:
-    return Service(settings or Settings(), SPEC)
-
-
-def create_app() -> FastStreamAPI:
-    """For ``uvicorn --factory vaccinera_inventory.main:create_app``."""
-    return create_service().asgi
-
+create_service = service_factory(SPEC, Settings)
 
 if __name__ == "__main__":
-    service = create_service()
-    serve(service.asgi, service.settings)
+    run(create_service)

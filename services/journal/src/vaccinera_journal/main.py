@@ -1,30 +1,18 @@
 """Entry point: ``python -m vaccinera_journal.main`` serves HTTP and Kafka in one process."""
 
-from faststream_fastapi import FastStreamAPI
-
 from vaccinera_journal import api, handlers, store
 from vaccinera_journal.settings import Settings
-from vaccinera_kit.app import Service, ServiceSpec, serve
+from vaccinera_kit.app import ServiceSpec, run, service_factory
 
-SPEC = ServiceSpec(
-    title="Vaccinera Journal",
-    description="Vaccine catalogue, orders, administrations and vaccination history (JR-1..JR-9).",
-    routers=api.routers,
-    collections=store.COLLECTIONS,
-    handlers=handlers.register,
-    publishes=store.PUBLISHES,
+SPEC = ServiceSpec.from_modules(
+    "Vaccinera Journal",
+    "Vaccine catalogue, orders, administrations and vaccination history (JR-1..JR-9).",
+    api=api,
+    store=store,
+    handlers=handlers,
 )
 
-
-def create_service(settings: Settings | None = None) -> Service:
-    return Service(settings or Settings(), SPEC)
-
-
-def create_app() -> FastStreamAPI:
-    """For ``uvicorn --factory vaccinera_journal.main:create_app``."""
-    return create_service().asgi
-
+create_service = service_factory(SPEC, Settings)
 
 if __name__ == "__main__":
-    service = create_service()
-    serve(service.asgi, service.settings)
+    run(create_service)

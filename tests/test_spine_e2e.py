@@ -32,7 +32,11 @@ async def test_http_request_event_and_consumer_share_one_trace(
     async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=10) as client:
         created = await client.post(
             "/api/identity/patients",
-            json={"identifier": "19121212-1212"},
+            json={
+                "identifier": "19121212-1212",
+                "given_name": "Tolvan",
+                "family_name": "Tolvansson",
+            },
             headers={**nurse_headers, "X-Correlation-ID": correlation_id},
         )
         assert created.status_code in (200, 201), created.text
@@ -54,7 +58,7 @@ async def test_http_request_event_and_consumer_share_one_trace(
         assert verdict["self_booking_allowed"] is True
         assert verdict["identifier_kind"] == "personnummer"
 
-    # The event on Kafka: our envelope, keyed by the patient, no personnummer in it.
+    # The event on Kafka: our envelope, keyed by the patient, no name in it.
     records = await read_topic(
         platform.infra.kafka_bootstrap,
         IDENTITY,
@@ -65,7 +69,7 @@ async def test_http_request_event_and_consumer_share_one_trace(
     assert envelope["type"] == "identity.PatientRegistered"
     assert envelope["producer"] == "identity"
     assert envelope["correlation_id"] == correlation_id
-    assert "191212121212" not in record.value.decode()
+    assert "Tolvan" not in record.value.decode()
 
     # One trace: the gateway's request, identity's request, the publish and booking's handling.
     def trace_of(service: str, predicate: Any) -> set[str]:

@@ -29,7 +29,7 @@ def up(_: argparse.Namespace) -> int:
         print("vaccinera: starting Kafka, FerretDB, stand-ins and seven services ...", flush=True)
         platform.start()
         patients = demo.load(platform.gateway_url, platform.keys)
-        token = tokens.staff_token(platform.keys, Role.NURSE, ttl=12 * 3600)
+        token = tokens.demo_staff_token(platform.keys, Role.NURSE, ttl=12 * 3600)
         infra = platform.ports.infra
         print(
             f"""
@@ -38,6 +38,7 @@ Vaccinera is running (ready in {time.monotonic() - started:.0f} s).
   Gateway          {platform.gateway_url}
   API docs         {platform.gateway_url}/docs      (all services, merged)
   Health           {platform.gateway_url}/health
+  Identity prov.   {platform.idp.url}/directory   (demo staff; POST /token/siths, /token/bankid)
   AsyncAPI         http://127.0.0.1:{platform.ports.services["booking"]}/asyncapi  (per service)
   Kafka            127.0.0.1:{infra.kafka}
   FerretDB         mongodb://127.0.0.1:{infra.ferretdb}/
@@ -72,7 +73,7 @@ def token(args: argparse.Namespace) -> int:
     if args.citizen:
         print(tokens.mint(keys, tokens.citizen_claims(args.citizen), ttl=args.ttl))
     else:
-        print(tokens.staff_token(keys, Role(args.role), unit_id=args.unit, ttl=args.ttl))
+        print(tokens.demo_staff_token(keys, Role(args.role), ttl=args.ttl))
     return 0
 
 
@@ -82,7 +83,6 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("up", help="start the whole system with demo data").set_defaults(func=up)
     tok = sub.add_parser("token", help="mint a development token")
     tok.add_argument("--role", default=Role.NURSE.value, choices=[r.value for r in Role])
-    tok.add_argument("--unit", default="unit-centrum")
     tok.add_argument("--citizen", metavar="PERSONNUMMER", help="a citizen token instead")
     tok.add_argument("--ttl", type=int, default=3600)
     tok.set_defaults(func=token)

@@ -16,6 +16,7 @@ import httpx
 
 from vaccinera_contracts.topics import all_topics
 from vaccinera_devstack import tokens
+from vaccinera_devstack.idp.server import IdentityProviderServer
 from vaccinera_devstack.infra import Infrastructure, Ports
 from vaccinera_devstack.process import ManagedProcess, free_port
 
@@ -29,6 +30,7 @@ SERVICE_MODULES: dict[str, str] = {
 }
 GATEWAY_MODULE = "vaccinera_gateway.main"
 
+LOCAL_IDP_PORT = 8009
 LOCAL_SERVICE_PORTS = {
     "gateway": 8000,
     "identity": 8001,
@@ -44,14 +46,15 @@ LOCAL_SERVICE_PORTS = {
 class PlatformPorts:
     infra: Ports
     services: dict[str, int]
+    idp: int
 
     @classmethod
     def local(cls) -> PlatformPorts:
-        return cls(Ports.local(), dict(LOCAL_SERVICE_PORTS))
+        return cls(Ports.local(), dict(LOCAL_SERVICE_PORTS), LOCAL_IDP_PORT)
 
     @classmethod
     def free(cls) -> PlatformPorts:
-        return cls(Ports.free(), {name: free_port() for name in LOCAL_SERVICE_PORTS})
+        return cls(Ports.free(), {name: free_port() for name in LOCAL_SERVICE_PORTS}, free_port())
 
 
 @dataclass
@@ -73,6 +76,9 @@ class Platform:
             self.base_dir, self.ports.infra, topics=all_topics()
         )
         self.keys = tokens.ensure_keys(self.base_dir / "keys")
+        self.idp = IdentityProviderServer(
+            self.ports.idp, self.base_dir / "keys", self.base_dir / "logs" / "idp.log"
+        )
 
     @property
     def gateway_url(self) -> str:
@@ -89,7 +95,7 @@ class Platform:
             "VACCINERA_HTTP_PORT": str(self.ports.services[name]),
             "VACCINERA_KAFKA_BOOTSTRAP": f"127.0.0.1:{infra.kafka}",
             "VACCINERA_MONGO_URL": f"mongodb://127.0.0.1:{infra.ferretdb}/",
-            "VACCINERA_JWT_PUBLIC_KEY_FILE": str(self.keys.public_pem),
+            "VACCINERA_JWKS_URL": self.idp.jwks_url,
             "VACCINERA_SMS_PROVIDER_URL": f"http://127.0.0.1:{infra.sms}",
             "VACCINERA_NVR_URL": f"http://127.0.0.1:{infra.nvr}",
             "VACCINERA_NPO_URL": f"http://127.0.0.1:{infra.npo}",
@@ -117,6 +123,8 @@ class Platform:
     def start(self, timeout: float = 120.0) -> None:
         if self.shared_infra is None:
             self.infra.start()
+        self.idp.start()
+        self.idp.wait_ready(timeout)
         for name in SERVICE_MODULES:
             self.processes[name] = self.service_process(name)
             self.processes[name].start()
@@ -134,6 +142,7 @@ class Platform:
         for proc in reversed(list(self.processes.values())):
             proc.stop()
         self.processes.clear()
+        self.idp.stop()
         if self.shared_infra is None:
             self.infra.stop()
 

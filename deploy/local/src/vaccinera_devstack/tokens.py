@@ -6,6 +6,10 @@ verify them with the public half, exactly as they verify the real provider's tok
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
+import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -15,6 +19,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 from vaccinera_contracts.roles import Assignment, Role
 
@@ -53,9 +58,34 @@ def ensure_keys(directory: Path) -> DevKeys:
     return keys
 
 
+def jwk_thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 SHA-256 thumbprint of an RSA public JWK (only e, kty and n count)."""
+    required = {"e": jwk["e"], "kty": jwk["kty"], "n": jwk["n"]}
+    canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode("ascii")
+    digest = hashlib.sha256(canonical).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+@functools.cache
+def public_jwk(keys: DevKeys) -> dict[str, str]:
+    """The dev public key as a JWK with kid (its thumbprint), alg and use."""
+    key = serialization.load_pem_public_key(keys.public_pem.read_bytes())
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError(f"{keys.public_pem} does not hold an RSA public key")
+    raw = RSAAlgorithm.to_jwk(key, as_dict=True)
+    jwk = {"kty": "RSA", "n": str(raw["n"]), "e": str(raw["e"])}
+    return {**jwk, "kid": jwk_thumbprint(jwk), "alg": "RS256", "use": "sig"}
+
+
 def mint(
-    keys: DevKeys, claims: dict[str, Any], *, ttl: int = 3600, now: float | None = None
+    keys: DevKeys,
+    claims: dict[str, Any],
+    *,
+    ttl: int = 3600,
+    now: float | None = None,
+    headers: dict[str, Any] | None = None,
 ) -> str:
+    """Sign `claims` (plus iss/aud/iat/exp/jti); `headers` adds JOSE header fields, e.g. a kid."""
     issued = int(now if now is not None else time.time())
     payload = {
         "iss": ISSUER,
@@ -65,7 +95,9 @@ def mint(
         "jti": str(uuid.uuid4()),
         **claims,
     }
-    return jwt.encode(payload, keys.private_key(), algorithm="RS256")
+    # Always name the key, as the provider's JWKS does, so JWKS-based verifiers find it.
+    headers = {"kid": public_jwk(keys)["kid"], **(headers or {})}
+    return jwt.encode(payload, keys.private_key(), algorithm="RS256", headers=headers)
 
 
 def staff_claims(hsa_id: str, assignments: list[Assignment]) -> dict[str, Any]:
@@ -102,3 +134,12 @@ def staff_token(
         id=f"{unit_id}:{role.value}", role=role, unit_id=unit_id, care_provider_id=care_provider_id
     )
     return mint(keys, staff_claims(hsa, [assignment]), ttl=ttl)
+
+
+def demo_staff_token(keys: DevKeys, role: Role, *, ttl: int = 3600) -> str:
+    """A token for the first demo staff member (``idp.directory``) holding ``role``, with all
+    of that person's assignments, as the development identity provider would issue it."""
+    from vaccinera_devstack.idp import directory
+
+    member = directory.first_staff_with(role)
+    return mint(keys, staff_claims(member.hsa_id, list(member.assignments)), ttl=ttl)

@@ -22,7 +22,9 @@ from faststream.specification import AsyncAPI
 from faststream_fastapi import AsyncAPIConfig, FastStreamAPI
 
 from vaccinera_contracts.envelope import DomainEvent
+from vaccinera_contracts.events import AccessRecorded
 from vaccinera_kit import correlation, health
+from vaccinera_kit.access_log import ACCESS_EVENTS, AccessLog
 from vaccinera_kit.auth import TokenVerifier
 from vaccinera_kit.consumer import EventConsumer
 from vaccinera_kit.database import CollectionSpec, connect, ensure_indexes
@@ -89,9 +91,10 @@ class Service:
             log_level=logging.DEBUG,  # one line per message at INFO would drown the logs
         )
         self.outbox = Outbox(producer=name)
+        self.collections = (*spec.collections, ACCESS_EVENTS)
         self.relay = OutboxRelay(
             self.db,
-            [c.name for c in spec.collections if c.outbox],
+            self.collections,
             self.publish_raw,
             self.telemetry,
             service=name,
@@ -100,6 +103,7 @@ class Service:
             on_published=lambda topic: self.metrics.events_published.labels(topic).inc(),
         )
         self.outbox.on_commit(self.relay.wake)
+        self.access_log = AccessLog(name, self.db, self.outbox)
         self.consumer = EventConsumer(
             name,
             self.db,
@@ -111,7 +115,8 @@ class Service:
         if spec.handlers is not None:
             spec.handlers(self.consumer)
         self.consumer.attach(self.broker)
-        for model in spec.publishes:
+        published: tuple[type[DomainEvent], ...] = (*spec.publishes, AccessRecorded)
+        for model in published:
             # Declared for the AsyncAPI document: the relay does the publishing.
             self.broker.publisher(
                 model.topic,
@@ -165,7 +170,7 @@ class Service:
 
     @asynccontextmanager
     async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
-        await ensure_indexes(self.db, self.spec.collections)
+        await ensure_indexes(self.db, self.collections)
         try:
             yield
         finally:

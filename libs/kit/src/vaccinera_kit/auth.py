@@ -16,6 +16,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
+from vaccinera_contracts.access import Operation
 from vaccinera_contracts.roles import Assignment, Principal, Role
 from vaccinera_kit.errors import BadRequest, Forbidden, Unauthorized
 from vaccinera_kit.settings import HttpSettings
@@ -164,3 +165,23 @@ def require_staff(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
 
 def _names(roles: Iterable[Role]) -> str:
     return ", ".join(sorted(r.display_name_sv for r in roles))
+
+
+def authorize(op: Operation) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting exactly who the authorization matrix admits for ``op``."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not op.allows(principal):
+            raise Forbidden(op.denial(principal), code="not_allowed")
+        return principal
+
+    check.__name__ = f"authorize_{op.name.replace('.', '_')}"
+    return check
+
+
+def ensure_own(principal: Principal, personnummer: str | None) -> None:
+    """Citizens act on their own data only (AC-5): staff pass, a citizen must be the patient."""
+    if principal.kind == "citizen" and (
+        personnummer is None or principal.personnummer != personnummer
+    ):
+        raise Forbidden("You can only see and change your own details.", code="not_your_data")

@@ -18,11 +18,13 @@ Collection = AsyncCollection[Document]
 
 @dataclass(frozen=True)
 class CollectionSpec:
-    """A collection the service owns. ``outbox`` marks aggregates that carry pending events."""
+    """A collection the service owns. ``outbox`` marks aggregates that carry pending events;
+    ``transient`` documents exist only to carry events and are deleted once published."""
 
     name: str
     indexes: Sequence[IndexModel] = field(default_factory=tuple)
     outbox: bool = False
+    transient: bool = False
 
 
 def connect(url: str) -> AsyncMongoClient[Document]:

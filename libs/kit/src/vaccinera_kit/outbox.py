@@ -22,7 +22,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from vaccinera_contracts.envelope import DomainEvent, new_envelope
 from vaccinera_kit import correlation
-from vaccinera_kit.database import Database, Document
+from vaccinera_kit.database import CollectionSpec, Database, Document
 from vaccinera_kit.telemetry import Telemetry, current_trace_headers
 
 log = logging.getLogger("vaccinera.outbox")
@@ -92,7 +92,7 @@ class OutboxRelay:
     def __init__(
         self,
         db: Database,
-        collections: Sequence[str],
+        collections: Sequence[CollectionSpec],
         publish: PublishFn,
         telemetry: Telemetry,
         *,
@@ -102,7 +102,7 @@ class OutboxRelay:
         on_published: Callable[[str], None] | None = None,
     ) -> None:
         self.db = db
-        self.collections = list(collections)
+        self.collections = [c for c in collections if c.outbox]
         self.publish = publish
         self.telemetry = telemetry
         self.service = service
@@ -143,7 +143,8 @@ class OutboxRelay:
     async def drain(self) -> int:
         """Publish every pending event of every outbox collection; returns how many."""
         published = 0
-        for name in self.collections:
+        for spec in self.collections:
+            name = spec.name
             seen: set[object] = set()
             while True:
                 # Each document at most once per drain: a document that stays pending (e.g. a
@@ -159,13 +160,13 @@ class OutboxRelay:
                 )
                 for doc in docs:
                     seen.add(doc["_id"])
-                    published += await self._publish_document(name, doc)
+                    published += await self._publish_document(spec, doc)
                 if len(docs) < BATCH:
                     break
         return published
 
-    async def _publish_document(self, collection: str, doc: Document) -> int:
-        coll = self.db[collection]
+    async def _publish_document(self, spec: CollectionSpec, doc: Document) -> int:
+        coll = self.db[spec.name]
         count = 0
         for entry in doc.get(OUTBOX, []):
             with self.telemetry.producer_span(
@@ -184,9 +185,11 @@ class OutboxRelay:
             if self.on_published:
                 self.on_published(entry["topic"])
         # Clear the flag only if no new event was appended meanwhile (conditional, atomic).
-        await coll.update_one(
-            {"_id": doc["_id"], OUTBOX: {"$size": 0}}, {"$unset": {OUTBOX_PENDING: ""}}
-        )
+        done = {"_id": doc["_id"], OUTBOX: {"$size": 0}}
+        if spec.transient:
+            await coll.delete_one(done)
+        else:
+            await coll.update_one(done, {"$unset": {OUTBOX_PENDING: ""}})
         return count
 
     async def _hold_lease(self) -> bool:

@@ -1,15 +1,20 @@
-"""Booking's repository. ``patients`` is a projection of identity's events."""
+"""Booking's repository. ``patients`` is a projection of identity's events: what booking needs
+to decide who may book online, and to match a citizen's login to a patient."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from pymongo import IndexModel
 
 from vaccinera_contracts.envelope import DomainEvent
 from vaccinera_kit.database import CollectionSpec, Database, apply_once
 
 PATIENTS = "patients"
 
-COLLECTIONS = (CollectionSpec(PATIENTS),)
+COLLECTIONS = (
+    CollectionSpec(PATIENTS, indexes=(IndexModel([("identifier.value", 1)], name="identifier"),)),
+)
 PUBLISHES: tuple[type[DomainEvent], ...] = ()
 
 

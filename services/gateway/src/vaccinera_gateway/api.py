@@ -9,9 +9,17 @@ import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from vaccinera_contracts.access import PUBLIC_PATHS, find_operation
 from vaccinera_gateway import domain
-from vaccinera_kit.auth import bearer_token
-from vaccinera_kit.errors import BadRequest, ErrorBody, NotFound, error_response
+from vaccinera_kit.auth import ASSIGNMENT_HEADER, bearer_token, with_active_assignment
+from vaccinera_kit.errors import (
+    BadRequest,
+    ErrorBody,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    error_response,
+)
 from vaccinera_kit.telemetry import current_trace_headers
 
 router = APIRouter()
@@ -51,10 +59,7 @@ async def forward(service: str, path: str, request: Request) -> Response:
         raise NotFound(
             f"No service called {service!r}. Known: {', '.join(sorted(upstreams.urls))}."
         )
-    token = bearer_token(request)
-    if token is not None:
-        # Refuse a bad token here already; the service verifies it again (never trusted blindly).
-        await request.app.state.token_verifier.verify(token)
+    await _authorize(request, service, f"/{path}")
     headers = domain.forwardable(request.headers)
     headers.update(current_trace_headers())
     try:
@@ -79,6 +84,24 @@ async def forward(service: str, path: str, request: Request) -> Response:
         status_code=upstream.status_code,
         headers=domain.forwardable(upstream.headers),
     )
+
+
+async def _authorize(request: Request, service: str, path: str) -> None:
+    """The authorization matrix, checked here first; the service checks it again (AC-3)."""
+    if path in PUBLIC_PATHS:
+        return
+    op = find_operation(service, request.method, path)
+    if op is None:
+        raise NotFound(f"The {service} service has no {request.method} {path}.")
+    if op.anonymous:
+        return
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized("Log in first: this needs a bearer token.", code="token_missing")
+    principal = await request.app.state.token_verifier.verify(token)
+    principal = with_active_assignment(principal, request.headers.get(ASSIGNMENT_HEADER))
+    if not op.allows(principal):
+        raise Forbidden(op.denial(principal), code="not_allowed")
 
 
 class Upstreams:

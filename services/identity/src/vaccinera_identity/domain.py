@@ -1,14 +1,57 @@
-"""Identity rules, free of I/O: what a patient record is and what registering one causes."""
+"""Identity rules, free of I/O: the patient record and what each change causes.
+
+A ``Patient`` collects the events its changes cause in ``events``; the store writes the new
+state and those events in one document write.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from vaccinera_contracts.envelope import DomainEvent
-from vaccinera_contracts.events import PatientRegistered
-from vaccinera_contracts.identifiers import PatientIdentifier
+from vaccinera_contracts.events import (
+    Block,
+    BlocksChanged,
+    Consent,
+    ConsentsChanged,
+    ContactDetailsChanged,
+    IdentifierChanged,
+    PatientRegistered,
+    ProtectionChanged,
+)
+from vaccinera_contracts.identifiers import IdentifierKind, PatientIdentifier
+from vaccinera_kit.errors import Conflict, DomainError, ErrorDetail, NotFound
+
+# A consent to shared record access is given for a limited time (ID-6).
+MAX_CONSENT_VALIDITY = timedelta(days=5 * 365)
+
+
+@dataclass(frozen=True)
+class PostalAddress:
+    street: str
+    postal_code: str
+    city: str
+
+
+@dataclass(frozen=True)
+class Contact:
+    mobile: str | None = None
+    email: str | None = None
+    address: PostalAddress | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.mobile is None and self.email is None and self.address is None
+
+
+class ProtectedIdentity(DomainError):
+    """Contact data of a protected person is refused, never stored (ID-3)."""
+
+    status = 422
+    code = "protected_identity"
 
 
 @dataclass
@@ -19,22 +62,177 @@ class Patient:
     patient_id: str
     identifier: PatientIdentifier
     protected: bool
+    given_name: str
+    family_name: str
     registered_at: datetime
+    contact: Contact = field(default_factory=Contact)
+    blocks: list[Block] = field(default_factory=list)
+    consents: list[Consent] = field(default_factory=list)
+    version: int = 0
     events: list[DomainEvent] = field(default_factory=list)
 
+    # ID-4
+    def change_identifier(self, new: PatientIdentifier) -> None:
+        if new.kind is IdentifierKind.RESERVNUMMER:
+            raise DomainError(
+                "A reserve number is issued by the region, not entered: add the patient with "
+                "a new reserve number instead.",
+                code="reserve_number_not_assignable",
+                details=[ErrorDetail(field="identifier", rule="not_reserve_number", message="")],
+            )
+        if new.value == self.identifier.value:
+            raise Conflict("The patient already has this identifier.", code="unchanged")
+        old, self.identifier = self.identifier, new
+        self.events.append(IdentifierChanged(patient_id=self.patient_id, old=old, new=new))
 
-def register_patient(identifier: PatientIdentifier, *, protected: bool = False) -> Patient:
+    # ID-8, ID-3
+    def refuse_contact_if_protected(self, fields: list[str]) -> None:
+        """Checked before any contact input is even validated: nothing of it is kept."""
+        if self.protected:
+            raise ProtectedIdentity(
+                "This patient has protected identity: phone number, address and e-mail are not "
+                "stored. Reach the patient the way they ask you to.",
+                details=[
+                    ErrorDetail(field=f, rule="protected_identity", message="Not stored.")
+                    for f in fields
+                ],
+            )
+
+    def set_contact(self, contact: Contact) -> None:
+        self.refuse_contact_if_protected(
+            [f for f in ("mobile", "email", "address") if getattr(contact, f) is not None]
+        )
+        if contact == self.contact:
+            return
+        self.contact = contact
+        self.events.append(
+            ContactDetailsChanged(
+                patient_id=self.patient_id, mobile=contact.mobile, email=contact.email
+            )
+        )
+
+    def remove_contact(self) -> None:
+        if self.contact.empty:
+            return
+        self.contact = Contact()
+        self.events.append(
+            ContactDetailsChanged(patient_id=self.patient_id, mobile=None, email=None)
+        )
+
+    # ID-3
+    def set_protection(self, protected: bool) -> None:
+        if protected == self.protected:
+            return
+        self.protected = protected
+        if protected:
+            # Purge at once, here and (through the event) in every service holding any of it.
+            self.contact = Contact()
+        self.events.append(ProtectionChanged(patient_id=self.patient_id, protected=protected))
+
+    # ID-5
+    def set_block(
+        self, scope: Literal["unit", "care_provider"], target_id: str, by: str, now: datetime
+    ) -> Block:
+        if any(b.scope == scope and b.target_id == target_id for b in self.blocks):
+            raise Conflict(f"The patient already blocks {scope} {target_id}.", code="duplicate")
+        block = Block(
+            block_id=str(uuid.uuid4()), scope=scope, target_id=target_id, set_at=now, set_by=by
+        )
+        self.blocks.append(block)
+        self._blocks_changed()
+        return block
+
+    def lift_block(self, block_id: str) -> None:
+        remaining = [b for b in self.blocks if b.block_id != block_id]
+        if len(remaining) == len(self.blocks):
+            raise NotFound(f"No block {block_id} for this patient.")
+        self.blocks = remaining
+        self._blocks_changed()
+
+    def _blocks_changed(self) -> None:
+        self.events.append(BlocksChanged(patient_id=self.patient_id, blocks=tuple(self.blocks)))
+
+    # ID-6
+    def record_consent(
+        self, care_provider_id: str, expires_at: datetime, by: str, now: datetime
+    ) -> Consent:
+        if expires_at <= now:
+            raise DomainError(
+                "The consent must expire in the future.",
+                code="invalid_consent",
+                details=[ErrorDetail(field="expires_at", rule="in_future", message="In the past.")],
+            )
+        if expires_at > now + MAX_CONSENT_VALIDITY:
+            raise DomainError(
+                "A consent may be valid for at most five years.",
+                code="invalid_consent",
+                details=[ErrorDetail(field="expires_at", rule="max_5_years", message="Too late.")],
+            )
+        consent = Consent(
+            consent_id=str(uuid.uuid4()),
+            care_provider_id=care_provider_id,
+            scope="shared_record_access",
+            recorded_at=now,
+            recorded_by=by,
+            expires_at=expires_at,
+        )
+        self.consents.append(consent)
+        self._consents_changed()
+        return consent
+
+    def revoke_consent(self, consent_id: str, now: datetime) -> None:
+        for i, consent in enumerate(self.consents):
+            if consent.consent_id == consent_id:
+                if consent.revoked_at is not None:
+                    raise Conflict("The consent is already revoked.", code="already_revoked")
+                self.consents[i] = consent.model_copy(update={"revoked_at": now})
+                self._consents_changed()
+                return
+        raise NotFound(f"No consent {consent_id} for this patient.")
+
+    def _consents_changed(self) -> None:
+        self.events.append(
+            ConsentsChanged(patient_id=self.patient_id, consents=tuple(self.consents))
+        )
+
+
+def register_patient(
+    identifier: PatientIdentifier,
+    *,
+    given_name: str,
+    family_name: str,
+    protected: bool = False,
+    now: datetime | None = None,
+) -> Patient:
+    if not given_name.strip() or not family_name.strip():
+        raise DomainError(
+            "Type the patient's given and family name.",
+            code="name_required",
+            details=[
+                ErrorDetail(field=f, rule="required", message="Type the name the patient gives.")
+                for f, v in (("given_name", given_name), ("family_name", family_name))
+                if not v.strip()
+            ],
+        )
     patient = Patient(
         patient_id=str(uuid.uuid4()),
         identifier=identifier,
         protected=protected,
-        registered_at=datetime.now(UTC),
+        given_name=given_name.strip(),
+        family_name=family_name.strip(),
+        registered_at=now or datetime.now(UTC),
     )
     patient.events.append(
         PatientRegistered(
             patient_id=patient.patient_id,
+            identifier=identifier,
             identifier_kind=identifier.kind,
             protected=protected,
         )
     )
     return patient
+
+
+def reserve_number(prefix: str, sequence: int, width: int) -> str:
+    """The region's reserve number format, e.g. ``05R000000042`` (ID-1)."""
+    return f"{prefix}{sequence:0{width}d}"

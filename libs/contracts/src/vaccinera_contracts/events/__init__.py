@@ -1,10 +1,40 @@
 """Event models per publishing service, and the registry consumers dispatch on."""
 
 from vaccinera_contracts.envelope import DomainEvent
-from vaccinera_contracts.events.identity import PatientRegistered
+from vaccinera_contracts.events.access import AccessRecorded
+from vaccinera_contracts.events.identity import (
+    Block,
+    BlocksChanged,
+    Consent,
+    ConsentsChanged,
+    ContactDetailsChanged,
+    IdentifierChanged,
+    PatientRegistered,
+    ProtectionChanged,
+)
 
 EVENT_MODELS: dict[str, type[DomainEvent]] = {
-    model.event_type: model for model in (PatientRegistered,)
+    model.event_type: model
+    for model in (
+        PatientRegistered,
+        IdentifierChanged,
+        ProtectionChanged,
+        ContactDetailsChanged,
+        BlocksChanged,
+        ConsentsChanged,
+        AccessRecorded,
+    )
 }
 
-__all__ = ["EVENT_MODELS", "PatientRegistered"]
+__all__ = [
+    "EVENT_MODELS",
+    "AccessRecorded",
+    "Block",
+    "BlocksChanged",
+    "Consent",
+    "ConsentsChanged",
+    "ContactDetailsChanged",
+    "IdentifierChanged",
+    "PatientRegistered",
+    "ProtectionChanged",
+]

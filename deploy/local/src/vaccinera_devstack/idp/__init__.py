@@ -1,0 +1,1 @@
+"""Development identity provider: SITHS (staff) and BankID (citizen) logins over HTTP, JWKS."""

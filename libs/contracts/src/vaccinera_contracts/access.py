@@ -1,0 +1,247 @@
+"""The authorization matrix: every API operation and who may call it (AC-3, AC-4, AC-5).
+
+One table for the whole platform. The gateway checks it before forwarding and every service
+checks it again where the data lives. ``docs/roles.md`` shows it for unit managers; a test calls
+every operation with every role and asserts exactly this table.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+from vaccinera_contracts.roles import Principal, Role
+
+ALL_STAFF = frozenset(Role)
+# Staff who work with the patient's record: may change identity data, protection, blocks and
+# consents. Booking-only staff and the time book and stock administrators may not.
+RECORD_STAFF = frozenset(
+    {
+        Role.DOCTOR,
+        Role.NURSE_PRESCRIBER,
+        Role.NURSE,
+        Role.ASSISTANT_NURSE,
+        Role.MEDICAL_SECRETARY,
+    }
+)
+# Who may read a patient's access log ("loggutdrag").
+ACCESS_LOG_READERS = frozenset(
+    {Role.DOCTOR, Role.NURSE_PRESCRIBER, Role.NURSE, Role.MEDICAL_SECRETARY}
+)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One API operation: where it lives and who may call it."""
+
+    name: str
+    service: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    path: str
+    summary: str
+    staff: frozenset[Role] = field(default_factory=frozenset)
+    # A citizen (BankID) may call it for their own data only.
+    citizen: bool = False
+    anonymous: bool = False
+    purpose: str = "care"
+
+    @property
+    def action(self) -> Literal["read", "write"]:
+        return "read" if self.method == "GET" else "write"
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str]:
+        regex = re.sub(
+            r"\{(\w+)\}",
+            r"(?P<\1>[^/]+)",
+            re.escape(self.path).replace(r"\{", "{").replace(r"\}", "}"),
+        )
+        return re.compile(f"^{regex}$")
+
+    def matches(self, method: str, path: str) -> bool:
+        return method.upper() == self.method and self._pattern.match(path) is not None
+
+    def allows(self, principal: Principal | None) -> bool:
+        if self.anonymous:
+            return True
+        if principal is None:
+            return False
+        if principal.kind == "citizen":
+            return self.citizen
+        active = principal.active_assignment
+        return active is not None and active.role in self.staff
+
+    def denial(self, principal: Principal | None) -> str:
+        """Why ``principal`` may not do this, in words a person understands."""
+        if principal is None:
+            return "Log in first."
+        if principal.kind == "citizen":
+            return "This is for care staff only."
+        if not self.staff:
+            return "This is for the patient only, logged in with BankID."
+        role = principal.active_assignment.role if principal.active_assignment else None
+        allowed = ", ".join(sorted(r.display_name_sv for r in self.staff))
+        who = f"as {role.display_name_sv}" if role else "without an assignment"
+        return f"You may not {self.summary.lower()} {who}. Allowed: {allowed}."
+
+
+def _op(
+    name: str,
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"],
+    path: str,
+    summary: str,
+    staff: frozenset[Role] = frozenset(),
+    *,
+    citizen: bool = False,
+    purpose: str = "care",
+) -> Operation:
+    service = name.split(".", 1)[0]
+    return Operation(name, service, method, path, summary, staff, citizen, purpose=purpose)
+
+
+class Ops:
+    """Every operation by name; services use these in their route dependencies."""
+
+    # identity
+    LOOKUP_PERSON = _op(
+        "identity.lookup_person",
+        "POST",
+        "/persons/lookup",
+        "Look up a person in the population register",
+        ALL_STAFF,
+    )
+    REGISTER_PATIENT = _op(
+        "identity.register_patient", "POST", "/patients", "Add a patient", ALL_STAFF
+    )
+    REGISTER_RESERVE_PATIENT = _op(
+        "identity.register_reserve_patient",
+        "POST",
+        "/patients/reserve",
+        "Add a patient with a new reserve number",
+        ALL_STAFF,
+    )
+    SEARCH_PATIENT = _op(
+        "identity.search_patient",
+        "POST",
+        "/patients/search",
+        "Find a patient by identifier",
+        ALL_STAFF,
+    )
+    GET_PATIENT = _op(
+        "identity.get_patient",
+        "GET",
+        "/patients/{patient_id}",
+        "See a patient's details",
+        ALL_STAFF,
+        citizen=True,
+    )
+    GET_ME = _op("identity.get_me", "GET", "/me", "See your own details", citizen=True)
+    CHANGE_IDENTIFIER = _op(
+        "identity.change_identifier",
+        "PUT",
+        "/patients/{patient_id}/identifier",
+        "Change a patient's identifier",
+        RECORD_STAFF,
+    )
+    SET_CONTACT = _op(
+        "identity.set_contact",
+        "PUT",
+        "/patients/{patient_id}/contact",
+        "Add or change contact details",
+        ALL_STAFF,
+        citizen=True,
+    )
+    REMOVE_CONTACT = _op(
+        "identity.remove_contact",
+        "DELETE",
+        "/patients/{patient_id}/contact",
+        "Remove contact details",
+        ALL_STAFF,
+        citizen=True,
+    )
+    SET_PROTECTION = _op(
+        "identity.set_protection",
+        "PUT",
+        "/patients/{patient_id}/protection",
+        "Mark or unmark protected identity",
+        RECORD_STAFF,
+    )
+    LIST_BLOCKS = _op(
+        "identity.list_blocks",
+        "GET",
+        "/patients/{patient_id}/blocks",
+        "See a patient's blocks",
+        RECORD_STAFF,
+        citizen=True,
+    )
+    SET_BLOCK = _op(
+        "identity.set_block",
+        "POST",
+        "/patients/{patient_id}/blocks",
+        "Register a block",
+        RECORD_STAFF,
+    )
+    LIFT_BLOCK = _op(
+        "identity.lift_block",
+        "DELETE",
+        "/patients/{patient_id}/blocks/{block_id}",
+        "Lift a block",
+        RECORD_STAFF,
+    )
+    LIST_CONSENTS = _op(
+        "identity.list_consents",
+        "GET",
+        "/patients/{patient_id}/consents",
+        "See a patient's consents",
+        RECORD_STAFF,
+        citizen=True,
+    )
+    RECORD_CONSENT = _op(
+        "identity.record_consent",
+        "POST",
+        "/patients/{patient_id}/consents",
+        "Record consent to shared record access",
+        RECORD_STAFF,
+    )
+    REVOKE_CONSENT = _op(
+        "identity.revoke_consent",
+        "DELETE",
+        "/patients/{patient_id}/consents/{consent_id}",
+        "Revoke a consent",
+        RECORD_STAFF,
+    )
+    ACCESS_LOG = _op(
+        "identity.access_log",
+        "GET",
+        "/patients/{patient_id}/access-log",
+        "See who accessed a patient's data",
+        ACCESS_LOG_READERS,
+        citizen=True,
+        purpose="log review",
+    )
+    # booking
+    SELF_BOOKING = _op(
+        "booking.self_booking",
+        "GET",
+        "/patients/{patient_id}/self-booking",
+        "See whether a patient may book online",
+        ALL_STAFF,
+        citizen=True,
+    )
+
+
+MATRIX: tuple[Operation, ...] = tuple(
+    value for value in vars(Ops).values() if isinstance(value, Operation)
+)
+
+# Reachable through the gateway without the matrix: liveness and readiness of each service.
+PUBLIC_PATHS = frozenset({"/health", "/ready"})
+
+
+def find_operation(service: str, method: str, path: str) -> Operation | None:
+    for op in MATRIX:
+        if op.service == service and op.matches(method, path):
+            return op
+    return None

@@ -1,0 +1,55 @@
+"""Access log (ID-7): every read or write of a patient's data is reported as an
+``AccessRecorded`` event; identity keeps them append-only.
+
+A write carries its access event in the same document write as the change (``event``); a read
+stores one in ``_access_events`` before the data is returned (``record``). Either way the outbox
+relay publishes it, so an access is never silently lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from vaccinera_contracts.access import Operation
+from vaccinera_contracts.events import AccessRecorded
+from vaccinera_contracts.roles import Principal
+from vaccinera_kit.database import CollectionSpec, Database
+from vaccinera_kit.outbox import Outbox
+
+ACCESS_EVENTS = CollectionSpec("_access_events", outbox=True, transient=True)
+
+
+class AccessLog:
+    def __init__(self, service: str, db: Database, outbox: Outbox) -> None:
+        self.service = service
+        self.collection = db[ACCESS_EVENTS.name]
+        self.outbox = outbox
+
+    def event(self, principal: Principal, op: Operation, patient_id: str) -> AccessRecorded:
+        active = principal.active_assignment
+        return AccessRecorded(
+            patient_id=patient_id,
+            service=self.service,
+            operation=op.name,
+            action=op.action,
+            purpose=op.purpose,
+            at=datetime.now(UTC),
+            actor_kind=principal.kind,
+            actor=principal.hsa_id or principal.subject,
+            hsa_id=principal.hsa_id,
+            assignment_id=active.id if active else None,
+            role=active.role.value if active else None,
+            unit_id=active.unit_id if active else None,
+            care_provider_id=active.care_provider_id if active else None,
+        )
+
+    async def record(self, principal: Principal, op: Operation, *patient_ids: str) -> None:
+        """Record reads (or writes that carry no document of their own)."""
+        if not patient_ids:
+            return
+        events = [self.event(principal, op, pid) for pid in patient_ids]
+        await self.collection.insert_one(
+            self.outbox.new_document({"_id": str(uuid.uuid4())}, events)
+        )
+        self.outbox.committed()

@@ -25,4 +25,14 @@ def platform(infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture(scope="session")
 def nurse_headers(platform: Platform) -> dict[str, str]:
-    return {"authorization": f"Bearer {tokens.staff_token(platform.keys, Role.NURSE)}"}
+    return staff_headers(platform, Role.NURSE)
+
+
+def staff_headers(platform: Platform, role: Role, unit_id: str = "unit-centrum") -> dict[str, str]:
+    """A staff member holding one assignment: ``role`` at ``unit_id``."""
+    return {"authorization": f"Bearer {tokens.staff_token(platform.keys, role, unit_id=unit_id)}"}
+
+
+def citizen_headers(platform: Platform, personnummer: str) -> dict[str, str]:
+    token = tokens.mint(platform.keys, tokens.citizen_claims(personnummer))
+    return {"authorization": f"Bearer {token}"}

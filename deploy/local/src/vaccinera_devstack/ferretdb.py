@@ -19,18 +19,42 @@ from vaccinera_devstack.process import ManagedProcess, ProcessError, require_fre
 
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 FERRETDB_VERSION = "v1.24.2"
+# Bump when the patch applied at build time changes, so cached binaries are rebuilt.
+PATCH_LEVEL = "atomic-1"
+_PATCH_SOURCE = Path(__file__).resolve().parents[2] / "ferretdb" / "vaccinera_atomic.go"
+# Where the lock goes: (file, the line that opens the function or statement, replacement).
+_LOCK_SITES = (
+    (
+        "internal/handler/msg_update.go",
+        "func (h *Handler) updateDocument(ctx context.Context, params *common.UpdateParams) "
+        "(int32, int32, *types.Array, error) {\n",
+        "\tdefer vaccineraLock(params.DB, params.Collection)()\n",
+    ),
+    (
+        "internal/handler/msg_findandmodify.go",
+        "func (h *Handler) findAndModifyDocument(ctx context.Context, "
+        "params *common.FindAndModifyParams) (*findAndModifyResult, error) {\n",
+        "\tdefer vaccineraLock(params.DB, params.Collection)()\n",
+    ),
+)
+_DELETE_SITE = (
+    "internal/handler/msg_delete.go",
+    "\t\td, err = h.execDelete(connCtx, c, &p)\n",
+    "\t\tunlock := vaccineraLock(params.DB, params.Collection)\n"
+    "\t\td, err = h.execDelete(connCtx, c, &p)\n"
+    "\t\tunlock()\n",
+)
 
 
 def ensure_ferretdb() -> Path:
     """Build the ferretdb binary into <cache>/bin once; return its path."""
     binary = cache_dir() / "bin" / "ferretdb"
-    marker = binary.with_name(f"ferretdb.{FERRETDB_VERSION}.ok")
+    marker = binary.with_name(f"ferretdb.{FERRETDB_VERSION}.{PATCH_LEVEL}.ok")
     if marker.exists() and binary.exists():
         return binary
     with cache_lock("ferretdb"):
         _wait_for_foreign_build()
-        if _works(binary):
-            marker.write_text(FERRETDB_VERSION + "\n")
+        if marker.exists() and _works(binary):
             return binary
         _build(binary)
         if not _works(binary):
@@ -95,6 +119,7 @@ def _build(binary: Path) -> None:
             path.chmod(path.stat().st_mode | 0o200)
         source.chmod(source.stat().st_mode | 0o200)
         (source / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
+        _make_single_document_writes_atomic(source)
         output = Path(scratch) / "ferretdb"
         build = subprocess.run(
             [go, "build", "-o", str(output), "./cmd/ferretdb"],
@@ -107,6 +132,24 @@ def _build(binary: Path) -> None:
         if build.returncode != 0:
             raise RuntimeError(f"ferretdb: go build failed:\n{build.stdout}{build.stderr}")
         output.replace(binary)
+
+
+def _make_single_document_writes_atomic(source: Path) -> None:
+    """Apply Vaccinera's patch (see ferretdb/vaccinera_atomic.go); fail loudly if the upstream
+    code no longer looks as expected rather than build an unpatched server."""
+    shutil.copy(_PATCH_SOURCE, source / "internal" / "handler" / _PATCH_SOURCE.name)
+    for relative, anchor, insertion in _LOCK_SITES:
+        path = source / relative
+        text = path.read_text()
+        if text.count(anchor) != 1:
+            raise RuntimeError(f"ferretdb: cannot patch {relative}: anchor not found once")
+        path.write_text(text.replace(anchor, anchor + insertion))
+    relative, anchor, replacement = _DELETE_SITE
+    path = source / relative
+    text = path.read_text()
+    if text.count(anchor) != 1:
+        raise RuntimeError(f"ferretdb: cannot patch {relative}: anchor not found once")
+    path.write_text(text.replace(anchor, replacement))
 
 
 def mongo_ping(url: str, timeout: float = 1.0) -> bool:

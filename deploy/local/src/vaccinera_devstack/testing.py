@@ -8,7 +8,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 
 async def eventually(
@@ -69,3 +70,59 @@ async def read_topic(
     finally:
         await consumer.stop()
     return records
+
+
+async def read_everything(bootstrap: str, timeout: float = 30.0) -> list[Record]:  # noqa: ASYNC109
+    """Every message on every topic of the cluster, up to the end offsets at the time of the
+    call: for tests that must show some data is nowhere on the broker."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        topics = sorted(t for t in await consumer.topics() if not t.startswith("__"))
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            described = await admin.describe_topics(topics)
+        finally:
+            await admin.close()
+        partitions = [
+            TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        deadline = time.monotonic() + timeout
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            if time.monotonic() > deadline:
+                raise AssertionError("could not read the topics to their end in time")
+            batch = await consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                for m in messages:
+                    records.append(
+                        Record(
+                            m.topic, m.key, m.value, {k: v.decode() for k, v in (m.headers or ())}
+                        )
+                    )
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def dump_databases(mongo_url: str) -> str:
+    """Every document of every database on the server as one text, for "found nowhere" checks."""
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_url)
+    parts: list[str] = []
+    try:
+        for name in await client.list_database_names():
+            db = client[name]
+            for coll in await db.list_collection_names():
+                async for doc in db[coll].find():
+                    parts.append(repr(doc))
+    finally:
+        await client.close()
+    return "\n".join(parts)

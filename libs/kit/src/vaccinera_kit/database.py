@@ -9,7 +9,7 @@ from typing import Any
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
@@ -45,6 +45,14 @@ async def ensure_indexes(db: Database, specs: Sequence[CollectionSpec]) -> None:
         # naming several indexes meets ones that already exist (every restart).
         for index in indexes:
             await db[spec.name].create_indexes([index])
+
+
+def is_duplicate_key(exc: PyMongoError) -> bool:
+    """A unique index said no. FerretDB 1.24 reports it on updates as an InternalError naming
+    the SQLite UNIQUE constraint instead of code 11000."""
+    return isinstance(exc, DuplicateKeyError) or (
+        isinstance(exc, OperationFailure) and "UNIQUE constraint failed" in str(exc)
+    )
 
 
 async def apply_once(

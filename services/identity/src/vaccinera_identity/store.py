@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pymongo import DESCENDING, IndexModel, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from vaccinera_contracts.envelope import DomainEvent
 from vaccinera_contracts.events import (
@@ -24,7 +24,7 @@ from vaccinera_contracts.events import (
 )
 from vaccinera_contracts.identifiers import IdentifierKind, PatientIdentifier
 from vaccinera_identity.domain import Contact, Patient, PostalAddress
-from vaccinera_kit.database import CollectionSpec, Database
+from vaccinera_kit.database import CollectionSpec, Database, is_duplicate_key
 from vaccinera_kit.errors import Conflict
 from vaccinera_kit.outbox import Outbox
 
@@ -84,7 +84,9 @@ class PatientStore:
                     {"$set": {**_state(patient), "version": patient.version + 1}}, events
                 ),
             )
-        except DuplicateKeyError as exc:
+        except PyMongoError as exc:
+            if not is_duplicate_key(exc):
+                raise
             raise Conflict(
                 "Another patient already has this identifier.", code="identifier_taken"
             ) from exc

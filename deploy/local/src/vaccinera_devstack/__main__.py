@@ -10,6 +10,7 @@ import time
 
 from vaccinera_contracts.roles import Role
 from vaccinera_devstack import demo, tokens
+from vaccinera_devstack.idp import directory
 from vaccinera_devstack.paths import repo_root
 from vaccinera_devstack.platform import Platform, PlatformPorts
 
@@ -73,6 +74,11 @@ def token(args: argparse.Namespace) -> int:
     if args.citizen:
         print(tokens.mint(keys, tokens.citizen_claims(args.citizen), ttl=args.ttl))
     else:
+        member = directory.first_staff_with(Role(args.role))
+        ids = ", ".join(a.id for a in member.assignments)
+        print(f"# {member.name} ({member.hsa_id}); assignments: {ids}", file=sys.stderr)
+        if len(member.assignments) > 1:
+            print("# name one in the X-Vaccinera-Assignment header", file=sys.stderr)
         print(tokens.demo_staff_token(keys, Role(args.role), ttl=args.ttl))
     return 0
 

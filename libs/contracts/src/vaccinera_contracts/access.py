@@ -245,3 +245,18 @@ def find_operation(service: str, method: str, path: str) -> Operation | None:
         if op.service == service and op.matches(method, path):
             return op
     return None
+
+
+def matrix_markdown() -> str:
+    """The matrix as one table for ``docs/roles.md``: operations down, roles across."""
+    roles = list(Role)
+    header = ["What", "Service", *(r.display_name_sv for r in roles), "Patient (BankID)"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for op in MATRIX:
+        cells = [op.summary, op.service, *("✓" if r in op.staff else "" for r in roles)]
+        cells.append("own data" if op.citizen else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

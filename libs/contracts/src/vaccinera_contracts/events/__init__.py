@@ -2,6 +2,14 @@
 
 from vaccinera_contracts.envelope import DomainEvent
 from vaccinera_contracts.events.access import AccessRecorded
+from vaccinera_contracts.events.booking import (
+    ArrivalRegistered,
+    BookingCancelled,
+    BookingCreated,
+    BookingRebooked,
+    HealthDeclarationSubmitted,
+    Visit,
+)
 from vaccinera_contracts.events.identity import (
     Block,
     BlocksChanged,
@@ -23,12 +31,23 @@ EVENT_MODELS: dict[str, type[DomainEvent]] = {
         BlocksChanged,
         ConsentsChanged,
         AccessRecorded,
+        BookingCreated,
+        BookingRebooked,
+        BookingCancelled,
+        ArrivalRegistered,
+        HealthDeclarationSubmitted,
     )
 }
 
 __all__ = [
     "EVENT_MODELS",
     "AccessRecorded",
+    "ArrivalRegistered",
+    "BookingCancelled",
+    "BookingCreated",
+    "BookingRebooked",
+    "HealthDeclarationSubmitted",
+    "Visit",
     "Block",
     "BlocksChanged",
     "Consent",

@@ -221,6 +221,14 @@ class Ops:
         citizen=True,
         purpose="log review",
     )
+    # notifications
+    LIST_MESSAGES = _op(
+        "notifications.list_messages",
+        "GET",
+        "/patients/{patient_id}/messages",
+        "See the text messages sent to a patient",
+        ALL_STAFF,
+    )
     # booking
     SELF_BOOKING = _op(
         "booking.self_booking",

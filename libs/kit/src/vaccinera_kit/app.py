@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -38,6 +38,14 @@ from vaccinera_kit.telemetry import Telemetry
 CORRELATION_HEADER = "X-Correlation-ID"
 
 
+class Worker(Protocol):
+    """A background loop a service runs beside HTTP and Kafka (e.g. the SMS sender)."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     title: str
@@ -46,6 +54,8 @@ class ServiceSpec:
     collections: Sequence[CollectionSpec] = ()
     handlers: Callable[[EventConsumer], None] | None = None
     publishes: Sequence[type[DomainEvent]] = field(default_factory=tuple)
+    # Started once the broker is connected, stopped on shutdown.
+    workers: Sequence[Callable[[Service], Worker]] = ()
     version: str = "0.1.0"
 
     @classmethod
@@ -67,6 +77,7 @@ class ServiceSpec:
             collections=store.COLLECTIONS,
             handlers=handlers.register,
             publishes=store.PUBLISHES,
+            workers=getattr(handlers, "WORKERS", ()),
         )
 
 
@@ -103,6 +114,7 @@ class Service:
             on_published=lambda topic: self.metrics.events_published.labels(topic).inc(),
         )
         self.outbox.on_commit(self.relay.wake)
+        self.workers: list[Worker] = []
         self.access_log = AccessLog(name, self.db, self.outbox)
         self.consumer = EventConsumer(
             name,
@@ -165,8 +177,12 @@ class Service:
 
     async def _connect_broker(self, broker: Any) -> None:
         await broker.start()
-        # The relay starts once it can publish.
+        # The relay and the workers start once they can publish.
         self.relay.start()
+        for factory in self.spec.workers:
+            worker = factory(self)
+            worker.start()
+            self.workers.append(worker)
 
     @asynccontextmanager
     async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
@@ -174,6 +190,8 @@ class Service:
         try:
             yield
         finally:
+            for worker in self.workers:
+                await worker.stop()
             await self.relay.stop()
             await self.client.close()
             self.telemetry.shutdown()

@@ -96,6 +96,7 @@ class Platform:
             "VACCINERA_KAFKA_BOOTSTRAP": f"127.0.0.1:{infra.kafka}",
             "VACCINERA_MONGO_URL": f"mongodb://127.0.0.1:{infra.ferretdb}/",
             "VACCINERA_JWKS_URL": self.idp.jwks_url,
+            "VACCINERA_IDENTITY_URL": self.url("identity"),
             "VACCINERA_SMS_PROVIDER_URL": f"http://127.0.0.1:{infra.sms}",
             "VACCINERA_NVR_URL": f"http://127.0.0.1:{infra.nvr}",
             "VACCINERA_NPO_URL": f"http://127.0.0.1:{infra.npo}",

@@ -26,6 +26,13 @@ RECORD_STAFF = frozenset(
         Role.MEDICAL_SECRETARY,
     }
 )
+# Who may book, rebook and cancel for patients (BK-3): everyone but the stock administrators.
+BOOKERS = ALL_STAFF - {Role.STOCK_ADMIN}
+TIME_BOOK_ADMINS = frozenset({Role.TIME_BOOK_ADMIN})
+# Mass cancellation when a delivery fails (BK-6).
+MASS_CANCELLERS = frozenset({Role.TIME_BOOK_ADMIN, Role.DOCTOR, Role.NURSE_PRESCRIBER, Role.NURSE})
+# Clinical staff who read health declarations before vaccinating.
+CLINICIANS = frozenset({Role.DOCTOR, Role.NURSE_PRESCRIBER, Role.NURSE})
 # Who may read a patient's access log ("loggutdrag").
 ACCESS_LOG_READERS = frozenset(
     {Role.DOCTOR, Role.NURSE_PRESCRIBER, Role.NURSE, Role.MEDICAL_SECRETARY}
@@ -95,10 +102,11 @@ def _op(
     staff: frozenset[Role] = frozenset(),
     *,
     citizen: bool = False,
+    anonymous: bool = False,
     purpose: str = "care",
 ) -> Operation:
     service = name.split(".", 1)[0]
-    return Operation(name, service, method, path, summary, staff, citizen, purpose=purpose)
+    return Operation(name, service, method, path, summary, staff, citizen, anonymous, purpose)
 
 
 class Ops:
@@ -138,6 +146,9 @@ class Ops:
         citizen=True,
     )
     GET_ME = _op("identity.get_me", "GET", "/me", "See your own details", citizen=True)
+    REGISTER_ME = _op(
+        "identity.register_me", "POST", "/me", "Register yourself as a patient", citizen=True
+    )
     CHANGE_IDENTIFIER = _op(
         "identity.change_identifier",
         "PUT",
@@ -238,6 +249,171 @@ class Ops:
         ALL_STAFF,
         citizen=True,
     )
+    CREATE_TIME_BOOK = _op(
+        "booking.create_time_book", "POST", "/time-books", "Create a time book", TIME_BOOK_ADMINS
+    )
+    LIST_TIME_BOOKS = _op(
+        "booking.list_time_books",
+        "GET",
+        "/units/{unit_id}/time-books",
+        "See a unit's time books and visit types",
+        ALL_STAFF,
+        citizen=True,
+    )
+    ADD_VISIT_TYPE = _op(
+        "booking.add_visit_type",
+        "POST",
+        "/time-books/{time_book_id}/visit-types",
+        "Add a visit type",
+        TIME_BOOK_ADMINS,
+    )
+    RENAME_VISIT_TYPE = _op(
+        "booking.rename_visit_type",
+        "PATCH",
+        "/time-books/{time_book_id}/visit-types/{visit_type_id}",
+        "Rename a visit type",
+        TIME_BOOK_ADMINS,
+    )
+    DELETE_VISIT_TYPE = _op(
+        "booking.delete_visit_type",
+        "DELETE",
+        "/time-books/{time_book_id}/visit-types/{visit_type_id}",
+        "Delete a visit type",
+        TIME_BOOK_ADMINS,
+    )
+    OPEN_SLOTS = _op(
+        "booking.open_slots",
+        "POST",
+        "/time-books/{time_book_id}/slots",
+        "Open bookable times",
+        TIME_BOOK_ADMINS,
+    )
+    ADD_TIME_BLOCK = _op(
+        "booking.add_time_block",
+        "POST",
+        "/time-books/{time_book_id}/time-blocks",
+        "Block time in the time book",
+        TIME_BOOK_ADMINS,
+    )
+    SET_DAY_NOTE = _op(
+        "booking.set_day_note",
+        "PUT",
+        "/time-books/{time_book_id}/notes/{day}",
+        "Write the day's note in the time book",
+        ALL_STAFF,
+    )
+    DAY_VIEW = _op(
+        "booking.day_view",
+        "GET",
+        "/time-books/{time_book_id}/days/{day}",
+        "See a day in the time book",
+        BOOKERS,
+    )
+    CAPACITY = _op(
+        "booking.capacity",
+        "GET",
+        "/time-books/{time_book_id}/capacity",
+        "See opened, booked and free times",
+        ALL_STAFF,
+    )
+    FREE_TIMES = _op(
+        "booking.free_times",
+        "GET",
+        "/time-books/{time_book_id}/free-times",
+        "Search free times",
+        BOOKERS,
+        citizen=True,
+    )
+    MASS_CANCEL = _op(
+        "booking.mass_cancel",
+        "POST",
+        "/time-books/{time_book_id}/mass-cancellations",
+        "Cancel all bookings in a time range",
+        MASS_CANCELLERS,
+    )
+    BOOK = _op("booking.book", "POST", "/bookings", "Book a time", BOOKERS, citizen=True)
+    GET_BOOKING = _op(
+        "booking.get_booking",
+        "GET",
+        "/bookings/{booking_id}",
+        "See a booking",
+        BOOKERS,
+        citizen=True,
+    )
+    PATIENT_BOOKINGS = _op(
+        "booking.patient_bookings",
+        "GET",
+        "/patients/{patient_id}/bookings",
+        "See a patient's bookings",
+        BOOKERS,
+        citizen=True,
+    )
+    REBOOK = _op(
+        "booking.rebook",
+        "POST",
+        "/bookings/{booking_id}/rebook",
+        "Rebook a time",
+        BOOKERS,
+        citizen=True,
+    )
+    CANCEL = _op(
+        "booking.cancel",
+        "POST",
+        "/bookings/{booking_id}/cancel",
+        "Cancel a booking",
+        BOOKERS,
+        citizen=True,
+    )
+    MANAGE_REBOOK = _op(
+        "booking.manage_rebook",
+        "POST",
+        "/manage/rebook",
+        "Rebook with the reference and code from the SMS",
+        anonymous=True,
+    )
+    MANAGE_CANCEL = _op(
+        "booking.manage_cancel",
+        "POST",
+        "/manage/cancel",
+        "Cancel with the reference and code from the SMS",
+        anonymous=True,
+    )
+    REGISTER_ARRIVAL = _op(
+        "booking.register_arrival",
+        "POST",
+        "/bookings/{booking_id}/arrival",
+        "Register the patient's arrival",
+        BOOKERS,
+    )
+    GET_QUESTIONNAIRE = _op(
+        "booking.get_questionnaire",
+        "GET",
+        "/units/{unit_id}/questionnaire",
+        "See the unit's health declaration questions",
+        anonymous=True,
+    )
+    SET_QUESTIONNAIRE = _op(
+        "booking.set_questionnaire",
+        "PUT",
+        "/units/{unit_id}/questionnaire",
+        "Change the unit's health declaration questions",
+        TIME_BOOK_ADMINS,
+    )
+    DECLARE = _op(
+        "booking.declare",
+        "POST",
+        "/units/{unit_id}/health-declarations",
+        "Fill in a health declaration without a booking",
+        CLINICIANS,
+        citizen=True,
+    )
+    GET_DECLARATION = _op(
+        "booking.get_declaration",
+        "GET",
+        "/bookings/{booking_id}/health-declaration",
+        "Read the health declaration of a visit",
+        CLINICIANS,
+    )
 
 
 MATRIX: tuple[Operation, ...] = tuple(
@@ -258,7 +434,13 @@ def find_operation(service: str, method: str, path: str) -> Operation | None:
 def matrix_markdown() -> str:
     """The matrix as one table for ``docs/roles.md``: operations down, roles across."""
     roles = list(Role)
-    header = ["What", "Service", *(r.display_name_sv for r in roles), "Patient (BankID)"]
+    header = [
+        "What",
+        "Service",
+        *(r.display_name_sv for r in roles),
+        "Patient (BankID)",
+        "Anyone",
+    ]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -266,5 +448,6 @@ def matrix_markdown() -> str:
     for op in MATRIX:
         cells = [op.summary, op.service, *("✓" if r in op.staff else "" for r in roles)]
         cells.append("own data" if op.citizen else "")
+        cells.append("✓" if op.anonymous else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -185,3 +185,15 @@ def ensure_own(principal: Principal, personnummer: str | None) -> None:
         personnummer is None or principal.personnummer != personnummer
     ):
         raise Forbidden("You can only see and change your own details.", code="not_your_data")
+
+
+def ensure_unit(principal: Principal, unit_id: str) -> None:
+    """Staff see and change a unit's bookings only acting in an assignment at that unit (AC-5)."""
+    if principal.kind != "staff":
+        return
+    active = principal.active_assignment
+    if active is None or active.unit_id != unit_id:
+        raise Forbidden(
+            "This belongs to another unit: switch to an assignment at that unit.",
+            code="other_unit",
+        )

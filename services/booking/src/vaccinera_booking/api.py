@@ -1,69 +1,1181 @@
-"""Booking's HTTP API."""
+"""Booking's HTTP API: time books (BK-1, BK-7, BK-8, BK-9), slots, bookings (BK-2..BK-6, BK-11)
+and health declarations (BK-2, BK-12). Every route is one operation of the authorization matrix;
+staff act only on their own unit (AC-5); patient data reads and writes go to the access log."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+import httpx
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from vaccinera_booking import domain
-from vaccinera_booking.store import PatientProjection
-from vaccinera_contracts.access import Ops
+from vaccinera_booking.schemas import (
+    BookIn,
+    BookingOut,
+    CapacityDay,
+    CapacityOut,
+    DayViewOut,
+    DeclarationIn,
+    DeclarationOut,
+    FreeTime,
+    FreeTimesOut,
+    ManageIn,
+    ManageRebookIn,
+    MassCancellationIn,
+    MassCancellationOut,
+    NoteIn,
+    OpenedOut,
+    OpeningIn,
+    QuestionnaireIn,
+    QuestionnaireOut,
+    RebookIn,
+    RenameIn,
+    StandaloneDeclarationIn,
+    TimeBlockIn,
+    TimeBookIn,
+    TimeBookOut,
+    VisitTypeIn,
+    VisitTypeOut,
+)
+from vaccinera_booking.settings import Settings
+from vaccinera_booking.store import (
+    BookingStore,
+    DeclarationStore,
+    PatientProjection,
+    SlotStore,
+    StaleBooking,
+    TimeBookStore,
+)
+from vaccinera_contracts.access import Operation, Ops
+from vaccinera_contracts.events import (
+    ArrivalRegistered,
+    BookingCancelled,
+    BookingCreated,
+    BookingRebooked,
+    HealthDeclarationSubmitted,
+    Visit,
+)
 from vaccinera_contracts.identifiers import IdentifierKind
 from vaccinera_contracts.roles import Principal
 from vaccinera_kit.access_log import AccessLog
-from vaccinera_kit.auth import authorize, ensure_own
-from vaccinera_kit.errors import NotFound
+from vaccinera_kit.app import Service
+from vaccinera_kit.auth import authorize, ensure_own, ensure_unit
+from vaccinera_kit.errors import Conflict, DomainError, Forbidden, NotFound
 
-router = APIRouter(prefix="/patients", tags=["patients"])
+router = APIRouter()
 routers = (router,)
+Doc = dict[str, Any]
 
 
-def get_projection(request: Request) -> PatientProjection:
-    return PatientProjection(request.app.state.service.db)
+class Ctx:
+    """What a route needs from the running service, built once per request."""
+
+    def __init__(self, request: Request) -> None:
+        service: Service = request.app.state.service
+        self.service = service
+        self.settings: Settings = service.settings  # type: ignore[assignment]
+        self.patients = PatientProjection(service.db)
+        self.time_books = TimeBookStore(service.db)
+        self.slots = SlotStore(service.db)
+        self.bookings = BookingStore(service.db, service.outbox)
+        self.declarations = DeclarationStore(service.db, service.outbox)
+        self.access: AccessLog = service.access_log
+        self.authorization = request.headers.get("authorization")
 
 
-def get_access_log(request: Request) -> AccessLog:
-    access: AccessLog = request.app.state.service.access_log
-    return access
+C = Annotated[Ctx, Depends(Ctx)]
 
 
-Projection = Annotated[PatientProjection, Depends(get_projection)]
-Access = Annotated[AccessLog, Depends(get_access_log)]
+def allowed(op: Operation) -> Any:
+    return Depends(authorize(op))
 
 
-class SelfBookingOut(BaseModel):
-    patient_id: str
-    identifier_kind: IdentifierKind
-    protected: bool
-    self_booking_allowed: bool
-    reason: str | None
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime, field: str) -> datetime:
+    if moment.tzinfo is None:
+        raise domain.invalid(field, "timezone", "Give the time with a time zone, e.g. +01:00.")
+    return moment.astimezone(UTC)
+
+
+# --- time books ------------------------------------------------------------------------------
+
+
+async def _time_book(ctx: Ctx, time_book_id: str, principal: Principal) -> Doc:
+    doc = await ctx.time_books.get(time_book_id)
+    if doc is None:
+        raise NotFound(f"No time book {time_book_id}.")
+    ensure_unit(principal, doc["unit_id"])
+    return doc
+
+
+def _visit_type(doc: Doc, visit_type_id: str) -> domain.VisitType:
+    for vt in doc["visit_types"]:
+        if vt["visit_type_id"] == visit_type_id:
+            return domain.VisitType(**vt)
+    raise domain.invalid("visit_type_id", "unknown", f"No visit type {visit_type_id} here.")
+
+
+def _time_book_out(doc: Doc, include_deleted: bool = True) -> TimeBookOut:
+    return TimeBookOut(
+        time_book_id=doc["_id"],
+        unit_id=doc["unit_id"],
+        unit_name=doc["unit_name"],
+        name=doc["name"],
+        resources=doc["resources"],
+        visit_types=[
+            VisitTypeOut(**vt) for vt in doc["visit_types"] if include_deleted or not vt["deleted"]
+        ],
+    )
+
+
+@router.post(
+    "/time-books",
+    response_model=TimeBookOut,
+    status_code=201,
+    tags=["time books"],
+    summary=Ops.CREATE_TIME_BOOK.summary,
+)
+async def create_time_book(
+    body: TimeBookIn, ctx: C, principal: Annotated[Principal, allowed(Ops.CREATE_TIME_BOOK)]
+) -> TimeBookOut:
+    """A unit's time book ("tidbok") with its resources, each with parallel columns (BK-1)."""
+    ensure_unit(principal, body.unit_id)
+    if len({r.resource for r in body.resources}) != len(body.resources):
+        raise domain.invalid("resources", "duplicate", "Each resource once.")
+    doc = {
+        "_id": str(uuid.uuid4()),
+        "unit_id": body.unit_id,
+        "unit_name": body.unit_name,
+        "name": body.name,
+        "resources": [r.model_dump() for r in body.resources],
+        "visit_types": [],
+        "notes": {},
+        "time_blocks": [],
+        "version": 1,
+    }
+    await ctx.time_books.add(doc)
+    return _time_book_out(doc)
 
 
 @router.get(
-    "/{patient_id}/self-booking",
-    response_model=SelfBookingOut,
-    summary=Ops.SELF_BOOKING.summary,
+    "/units/{unit_id}/time-books",
+    response_model=list[TimeBookOut],
+    tags=["time books"],
+    summary=Ops.LIST_TIME_BOOKS.summary,
 )
-async def self_booking(
-    patient_id: str,
-    projection: Projection,
-    access: Access,
-    principal: Annotated[Principal, Depends(authorize(Ops.SELF_BOOKING))],
-) -> SelfBookingOut:
-    """May this patient book online? (BK-2, ID-3)"""
-    doc = await projection.get(patient_id)
+async def list_time_books(
+    unit_id: str, ctx: C, principal: Annotated[Principal, allowed(Ops.LIST_TIME_BOOKS)]
+) -> list[TimeBookOut]:
+    ensure_unit(principal, unit_id)
+    return [
+        _time_book_out(d, include_deleted=principal.is_staff)
+        for d in await ctx.time_books.for_unit(unit_id)
+    ]
+
+
+@router.post(
+    "/time-books/{time_book_id}/visit-types",
+    response_model=TimeBookOut,
+    status_code=201,
+    tags=["time books"],
+    summary=Ops.ADD_VISIT_TYPE.summary,
+)
+async def add_visit_type(
+    time_book_id: str,
+    body: VisitTypeIn,
+    ctx: C,
+    principal: Annotated[Principal, allowed(Ops.ADD_VISIT_TYPE)],
+) -> TimeBookOut:
+    doc = await _time_book(ctx, time_book_id, principal)
+    if body.resource not in {r["resource"] for r in doc["resources"]}:
+        raise domain.invalid(
+            "resource", "unknown", f"This time book has no {body.resource} resource."
+        )
+    visit_type = {"visit_type_id": str(uuid.uuid4()), **body.model_dump(), "deleted": False}
+    await _save_visit_types(ctx, doc, [*doc["visit_types"], visit_type])
+    return _time_book_out(await _time_book(ctx, time_book_id, principal))
+
+
+@router.patch(
+    "/time-books/{time_book_id}/visit-types/{visit_type_id}",
+    response_model=TimeBookOut,
+    tags=["time books"],
+    summary=Ops.RENAME_VISIT_TYPE.summary,
+)
+async def rename_visit_type(
+    time_book_id: str,
+    visit_type_id: str,
+    body: RenameIn,
+    ctx: C,
+    principal: Annotated[Principal, allowed(Ops.RENAME_VISIT_TYPE)],
+) -> TimeBookOut:
+    """Renaming is allowed; past bookings keep the name they were booked with (BK-7)."""
+    doc = await _time_book(ctx, time_book_id, principal)
+    _visit_type(doc, visit_type_id)
+    types = [
+        {**vt, "name": body.name} if vt["visit_type_id"] == visit_type_id else vt
+        for vt in doc["visit_types"]
+    ]
+    await _save_visit_types(ctx, doc, types)
+    return _time_book_out(await _time_book(ctx, time_book_id, principal))
+
+
+@router.delete(
+    "/time-books/{time_book_id}/visit-types/{visit_type_id}",
+    response_model=TimeBookOut,
+    tags=["time books"],
+    summary=Ops.DELETE_VISIT_TYPE.summary,
+)
+async def delete_visit_type(
+    time_book_id: str,
+    visit_type_id: str,
+    ctx: C,
+    principal: Annotated[Principal, allowed(Ops.DELETE_VISIT_TYPE)],
+) -> TimeBookOut:
+    """Refused while future bookings use it, naming them (BK-7): the FAQ's system moved such
+    bookings silently and freed their slots, which caused double bookings."""
+    doc = await _time_book(ctx, time_book_id, principal)
+    _visit_type(doc, visit_type_id)
+    future = await ctx.bookings.future_with_visit_type(visit_type_id, _now())
+    if future:
+        raise Conflict(
+            f"{len(future)} future booking(s) use this visit type: rebook or cancel them first, "
+            "or rename the visit type instead.",
+            code="visit_type_in_use",
+            extra={
+                "bookings": [
+                    {"reference": b["reference"], "start": b["start"].isoformat()} for b in future
+                ]
+            },
+        )
+    types = [
+        {**vt, "deleted": True} if vt["visit_type_id"] == visit_type_id else vt
+        for vt in doc["visit_types"]
+    ]
+    await _save_visit_types(ctx, doc, types)
+    return _time_book_out(await _time_book(ctx, time_book_id, principal))
+
+
+async def _save_visit_types(ctx: Ctx, doc: Doc, types: list[Doc]) -> None:
+    if not await ctx.time_books.replace_visit_types(doc, types):
+        raise Conflict(
+            "The time book changed meanwhile; reload and try again.", code="concurrent_change"
+        )
+
+
+@router.post(
+    "/time-books/{time_book_id}/slots",
+    response_model=OpenedOut,
+    status_code=201,
+    tags=["time books"],
+    summary=Ops.OPEN_SLOTS.summary,
+)
+async def open_slots(
+    time_book_id: str,
+    body: OpeningIn,
+    ctx: C,
+    principal: Annotated[Principal, allowed(Ops.OPEN_SLOTS)],
+) -> OpenedOut:
+    """Open bookable times in bulk; refused whole if any overlaps an existing one (BK-1)."""
+    doc = await _time_book(ctx, time_book_id, principal)
+    columns = next((r["columns"] for r in doc["resources"] if r["resource"] == body.resource), 0)
+    if not columns:
+        raise domain.invalid(
+            "resource", "unknown", f"This time book has no {body.resource} resource."
+        )
+    if any(not 0 <= d <= 6 for d in body.weekdays):
+        raise domain.invalid("weekdays", "range", "Weekdays are 0 (Monday) to 6 (Sunday).")
+    slots = domain.open_slots(
+        domain.Opening(
+            body.resource,
+            body.columns,
+            body.first_day,
+            body.last_day,
+            frozenset(body.weekdays),
+            body.day_start,
+            body.day_end,
+            body.slot_minutes,
+        ),
+        columns,
+        _now(),
+    )
+    existing = await ctx.slots.in_range(
+        time_book_id, slots[0].start - timedelta(hours=4), slots[-1].end, body.resource
+    )
+    clashes = domain.overlaps(
+        slots, [domain.SlotSpec(s["resource"], s["column"], s["start"], s["end"]) for s in existing]
+    )
+    if clashes:
+        raise Conflict(
+            f"{len(clashes)} of the new times overlap times already open, e.g. column "
+            f"{clashes[0].column} at {clashes[0].start.astimezone(domain.TZ):%Y-%m-%d %H:%M}. "
+            "Nothing was opened.",
+            code="overlapping_slots",
+        )
+    opened = await ctx.slots.open(time_book_id, doc["unit_id"], slots)
+    return OpenedOut(time_book_id=time_book_id, opened=opened)
+
+
+@router.post(
+    "/time-books/{time_book_id}/time-blocks",
+    response_model=DayViewOut,
+    status_code=201,
+    tags=["time books"],
+    summary=Ops.ADD_TIME_BLOCK.summary,
+)
+async def add_time_block(
+    time_book_id: str,
+    body: TimeBlockIn,
+    ctx: C,
+    principal: Annotated[Principal, allowed(Ops.ADD_TIME_BLOCK)],
+) -> DayViewOut:
+    """A labelled block ("blockering"): its free slots can no longer be booked."""
+    doc = await _time_book(ctx, time_book_id, principal)
+    start, end = _aware(body.start, "start"), _aware(body.end, "end")
+    if end <= start:
+        raise domain.invalid("end", "before_start", "The block ends before it starts.")
+    slots = [
+        s
+        for s in await ctx.slots.in_range(time_book_id, start, end, body.resource)
+        if body.columns is None or s["column"] in body.columns
+    ]
+    taken = await ctx.bookings.active_slots([s["_id"] for s in slots])
+    await ctx.slots.set_status(
+        [s["_id"] for s in slots if s["_id"] not in taken], "closed", body.label
+    )
+    block = {
+        "block_id": str(uuid.uuid4()),
+        **body.model_dump(mode="json"),
+        "booked_inside": len(taken),
+    }
+    await ctx.time_books.add_time_block(time_book_id, block)
+    return await _day_view(ctx, doc, start.astimezone(domain.TZ).date())
+
+
+@router.put(
+    "/time-books/{time_book_id}/notes/{day}",
+    response_model=DayViewOut,
+    tags=["time books"],
+    summary=Ops.SET_DAY_NOTE.summary,
+)
+async def set_day_note(
+    time_book_id: str,
+    day: date,
+    body: NoteIn,
+    ctx: C,
+    principal: Annotated[Principal, allowed(Ops.SET_DAY_NOTE)],
+) -> DayViewOut:
+    """A note on a day of the time book (BK-9)."""
+    await _time_book(ctx, time_book_id, principal)
+    await ctx.time_books.set_note(
+        time_book_id, day.isoformat(), body.text, principal.hsa_id or principal.subject
+    )
+    return await _day_view(ctx, await _time_book(ctx, time_book_id, principal), day)
+
+
+@router.get(
+    "/time-books/{time_book_id}/days/{day}",
+    response_model=DayViewOut,
+    tags=["time books"],
+    summary=Ops.DAY_VIEW.summary,
+)
+async def day_view(
+    time_book_id: str, day: date, ctx: C, principal: Annotated[Principal, allowed(Ops.DAY_VIEW)]
+) -> DayViewOut:
+    doc = await _time_book(ctx, time_book_id, principal)
+    view = await _day_view(ctx, doc, day)
+    patients = sorted({s["patient_id"] for s in view.slots if s.get("patient_id")})
+    await ctx.access.record(principal, Ops.DAY_VIEW, *patients)
+    return view
+
+
+async def _day_view(ctx: Ctx, doc: Doc, day: date) -> DayViewOut:
+    start = datetime.combine(day, datetime.min.time(), domain.TZ).astimezone(UTC)
+    slots = await ctx.slots.in_range(doc["_id"], start, start + timedelta(days=1))
+    bookings = {
+        b["active_slot"]: b
+        for b in await ctx.bookings.active_in_range(doc["_id"], start, start + timedelta(days=1))
+    }
+    rows = []
+    for s in slots:
+        b = bookings.get(s["_id"])
+        rows.append(
+            {
+                "start": s["start"].isoformat(),
+                "end": s["end"].isoformat(),
+                "resource": s["resource"],
+                "column": s["column"],
+                "status": "booked" if b else s["status"],
+                "label": s.get("label"),
+                "booking_id": b["_id"] if b else None,
+                "patient_id": b["patient_id"] if b else None,
+                "visit_type_name": b["visit_type_name"] if b else None,
+                "arrived": bool(b and b.get("arrived_at")),
+            }
+        )
+    note = (doc.get("notes") or {}).get(day.isoformat())
+    blocks = [
+        b for b in doc.get("time_blocks", []) if b["start"][:10] <= day.isoformat() <= b["end"][:10]
+    ]
+    return DayViewOut(
+        time_book_id=doc["_id"],
+        day=day,
+        note=note["text"] if note else None,
+        slots=rows,
+        time_blocks=blocks,
+    )
+
+
+@router.get(
+    "/time-books/{time_book_id}/capacity",
+    response_model=CapacityOut,
+    tags=["time books"],
+    summary=Ops.CAPACITY.summary,
+)
+async def capacity(
+    time_book_id: str,
+    ctx: C,
+    principal: Annotated[Principal, allowed(Ops.CAPACITY)],
+    start: Annotated[date, Query(alias="from")],
+    end: Annotated[date, Query(alias="to")],
+) -> CapacityOut:
+    """Opened, booked and free times per day and resource, and bookings per visit type (BK-8),
+    counted from the slots and the bookings that hold them, so exact while booking goes on."""
+    doc = await _time_book(ctx, time_book_id, principal)
+    if end < start or end - start > timedelta(days=366):
+        raise domain.invalid("to", "range", "Give at most one year, 'to' not before 'from'.")
+    lo = datetime.combine(start, datetime.min.time(), domain.TZ).astimezone(UTC)
+    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), domain.TZ).astimezone(UTC)
+    slots = await ctx.slots.in_range(time_book_id, lo, hi)
+    ids = [s["_id"] for s in slots]
+    booked = await ctx.bookings.active_slots(ids)
+    days = domain.capacity([(s["start"], s["resource"], s["status"]) for s in slots], booked, ids)
+    per_type: dict[str, int] = {}
+    names = {vt["visit_type_id"]: vt["name"] for vt in doc["visit_types"]}
+    for b in await ctx.bookings.active_in_range(time_book_id, lo, hi):
+        name = str(names.get(b["visit_type_id"], b["visit_type_name"]))
+        per_type[name] = per_type.get(name, 0) + 1
+    return CapacityOut(
+        time_book_id=time_book_id,
+        days=[
+            CapacityDay(
+                day=d.day,
+                resource=d.resource,
+                opened=d.opened,
+                booked=d.booked,
+                closed=d.closed,
+                free=d.free,
+            )
+            for d in days
+        ],
+        booked_per_visit_type=per_type,
+    )
+
+
+@router.get(
+    "/time-books/{time_book_id}/free-times",
+    response_model=FreeTimesOut,
+    tags=["booking"],
+    summary=Ops.FREE_TIMES.summary,
+)
+async def free_times(
+    time_book_id: str,
+    ctx: C,
+    principal: Annotated[Principal, allowed(Ops.FREE_TIMES)],
+    visit_type_id: str,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> FreeTimesOut:
+    doc = await _time_book(ctx, time_book_id, principal)
+    visit_type = _visit_type(doc, visit_type_id)
+    lo = max(_aware(start, "from") if start else _now(), _now())
+    hi = _aware(end, "to") if end else lo + timedelta(days=28)
+    times = await _free(ctx, time_book_id, visit_type, lo, hi, limit)
+    return FreeTimesOut(time_book_id=time_book_id, visit_type_id=visit_type_id, times=times)
+
+
+async def _free(
+    ctx: Ctx,
+    time_book_id: str,
+    visit_type: domain.VisitType,
+    lo: datetime,
+    hi: datetime,
+    limit: int,
+) -> list[FreeTime]:
+    slots = [
+        s
+        for s in await ctx.slots.in_range(time_book_id, lo, hi, visit_type.resource)
+        if s["status"] == "open"
+    ]
+    taken = await ctx.bookings.active_slots([s["_id"] for s in slots])
+    free: dict[datetime, FreeTime] = {}
+    for s in slots:
+        if s["_id"] in taken or s["end"] - s["start"] < timedelta(
+            minutes=visit_type.duration_minutes
+        ):
+            continue
+        entry = free.setdefault(
+            s["start"], FreeTime(start=s["start"], end=s["end"], free_columns=0)
+        )
+        entry.free_columns += 1
+    return list(free.values())[:limit]
+
+
+# --- bookings --------------------------------------------------------------------------------
+
+
+async def _patient_for(ctx: Ctx, principal: Principal, patient_id: str | None) -> Doc:
+    """Staff name the patient; a citizen books for themselves and must be allowed to (BK-2)."""
+    if principal.is_staff:
+        if patient_id is None:
+            raise domain.invalid("patient_id", "required", "Name the patient to book for.")
+        patient = await ctx.patients.get(patient_id)
+        if patient is None:
+            raise NotFound(
+                f"Booking does not know patient {patient_id} (yet): add the patient first.",
+                code="unknown_patient",
+            )
+        return patient
+    if patient_id is not None:
+        raise Forbidden("Citizens book for themselves only.", code="not_your_data")
+    patient = await ctx.patients.by_identifier(principal.personnummer or "")
+    if patient is None:
+        patient = await _learn_citizen(ctx)
+    verdict = domain.self_booking(
+        IdentifierKind(patient["identifier"]["kind"]), patient["protected"]
+    )
+    if not verdict.allowed:
+        raise Forbidden(verdict.reason or "", code="no_self_booking")
+    return patient
+
+
+async def _learn_citizen(ctx: Ctx) -> Doc:
+    """Ask identity who the logged-in citizen is (a fresh, user-facing read)."""
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            r = await client.get(
+                f"{ctx.settings.identity_url}/me",
+                headers={"authorization": ctx.authorization or ""},
+            )
+    except httpx.HTTPError as exc:
+        raise DomainError(
+            "Identity is not reachable right now; try again shortly.", code="identity_unavailable"
+        ) from exc
+    if r.status_code == 404:
+        raise Conflict(
+            "You are not registered as a patient yet: register first (POST /api/identity/me).",
+            code="not_registered",
+        )
+    r.raise_for_status()
+    me = r.json()
+    fields = {
+        "identifier": {"kind": me["identifier_kind"], "value": me["identifier"]},
+        "protected": me["protected"],
+    }
+    await ctx.patients.learn(me["patient_id"], fields)
+    return {"_id": me["patient_id"], **fields}
+
+
+async def _questionnaire(ctx: Ctx, unit_id: str) -> domain.Questionnaire:
+    doc = await ctx.declarations.questionnaire(unit_id)
     if doc is None:
-        raise NotFound(f"Booking does not know patient {patient_id} (yet).")
-    ensure_own(principal, doc["identifier"]["value"])
-    await access.record(principal, Ops.SELF_BOOKING, patient_id)
-    kind = IdentifierKind(doc["identifier"]["kind"])
-    verdict = domain.self_booking(kind, doc["protected"])
-    return SelfBookingOut(
-        patient_id=patient_id,
-        identifier_kind=kind,
-        protected=doc["protected"],
-        self_booking_allowed=verdict.allowed,
-        reason=verdict.reason,
+        return domain.Questionnaire(unit_id, 0, domain.DEFAULT_QUESTIONS)
+    return domain.Questionnaire(
+        unit_id, doc["version"], tuple(domain.Question(**q) for q in doc["questions"])
+    )
+
+
+def _visit(doc: Doc, visit_type: domain.VisitType, start: datetime, end: datetime) -> Visit:
+    return Visit(
+        unit_id=doc["unit_id"],
+        unit_name=doc["unit_name"],
+        time_book_id=doc["_id"],
+        visit_type_id=visit_type.visit_type_id,
+        visit_type_name=visit_type.name,
+        dose=visit_type.dose,
+        start=start,
+        end=end,
+    )
+
+
+def _booking_out(b: Doc) -> BookingOut:
+    return BookingOut(
+        booking_id=b["_id"],
+        reference=b["reference"],
+        patient_id=b["patient_id"],
+        unit_id=b["unit_id"],
+        time_book_id=b["time_book_id"],
+        visit_type_id=b["visit_type_id"],
+        visit_type_name=b["visit_type_name"],
+        start=b["start"],
+        end=b["end"],
+        column=b["column"],
+        status=b["status"],
+        booked_by=b["booked_by"],
+        arrived_at=b.get("arrived_at"),
+        cancelled_by=b.get("cancelled_by"),
+    )
+
+
+async def _taken(
+    ctx: Ctx, time_book_id: str, visit_type: domain.VisitType, start: datetime
+) -> domain.BookingTaken:
+    later = await _free(
+        ctx, time_book_id, visit_type, start, start + timedelta(days=ctx.settings.next_free_days), 5
+    )
+    return domain.BookingTaken(
+        "That time was just taken in every column. Choose one of the next free times.",
+        extra={"next_free_times": [t.start.isoformat() for t in later]},
+    )
+
+
+@router.post(
+    "/bookings",
+    response_model=BookingOut,
+    status_code=201,
+    tags=["booking"],
+    summary=Ops.BOOK.summary,
+)
+async def book(
+    body: BookIn, ctx: C, principal: Annotated[Principal, allowed(Ops.BOOK)]
+) -> BookingOut:
+    """Book a time: the first free column at that time is taken; a lost race gets 409 with the
+    next free times (BK-4). Citizens answer the health declaration in the same request (BK-2)."""
+    doc = await _time_book(ctx, body.time_book_id, principal)
+    visit_type = _visit_type(doc, body.visit_type_id)
+    start = _aware(body.start, "start")
+    patient = await _patient_for(ctx, principal, body.patient_id)
+    if principal.kind == "citizen" and body.health_declaration is None:
+        raise domain.invalid(
+            "health_declaration", "required", "Answer the health declaration when you book."
+        )
+    questionnaire = await _questionnaire(ctx, doc["unit_id"])
+    if body.health_declaration is not None:
+        domain.check_answers(
+            questionnaire, body.health_declaration.version, body.health_declaration.answers
+        )
+    candidates = await ctx.slots.at(doc["_id"], visit_type.resource, start)
+    if not candidates:
+        if start <= _now():
+            raise domain.invalid("start", "in_past", "This time has already passed.")
+        raise domain.invalid("start", "no_such_time", "No time is open then for this visit type.")
+    booking_id = str(uuid.uuid4())
+    code = domain.new_manage_code()
+    booked_by = "citizen" if principal.kind == "citizen" else "staff"
+    for slot in candidates:
+        domain.check_bookable(visit_type, slot["resource"], slot["start"], slot["end"], _now())
+        visit = _visit(doc, visit_type, slot["start"], slot["end"])
+        reference = domain.new_reference()
+        events: list[Any] = [
+            BookingCreated(
+                patient_id=patient["_id"],
+                booking_id=booking_id,
+                reference=reference,
+                manage_code=code,
+                visit=visit,
+                booked_by=booked_by,
+            ),
+            ctx.access.event(principal, Ops.BOOK, patient["_id"]),
+        ]
+        booking = {
+            "_id": booking_id,
+            "reference": reference,
+            "code_hash": domain.code_hash(booking_id, code),
+            "patient_id": patient["_id"],
+            "unit_id": doc["unit_id"],
+            "time_book_id": doc["_id"],
+            "visit_type_id": visit_type.visit_type_id,
+            "visit_type_name": visit_type.name,
+            "dose": visit_type.dose,
+            "slot_id": slot["_id"],
+            "active_slot": slot["_id"],
+            "column": slot["column"],
+            "start": slot["start"],
+            "end": slot["end"],
+            "status": "booked",
+            "booked_by": booked_by,
+            "created_at": _now(),
+            "version": 1,
+        }
+        if await ctx.bookings.take(booking, events):
+            if body.health_declaration is not None:
+                await _store_declaration(
+                    ctx,
+                    patient["_id"],
+                    doc["unit_id"],
+                    booking_id,
+                    questionnaire,
+                    body.health_declaration,
+                )
+            return _booking_out(booking)
+    raise await _taken(ctx, doc["_id"], visit_type, start)
+
+
+async def _store_declaration(
+    ctx: Ctx,
+    patient_id: str,
+    unit_id: str,
+    booking_id: str | None,
+    questionnaire: domain.Questionnaire,
+    body: DeclarationIn,
+) -> str:
+    declaration_id = str(uuid.uuid4())
+    await ctx.declarations.add(
+        {
+            "_id": declaration_id,
+            "patient_id": patient_id,
+            "unit_id": unit_id,
+            "booking_id": booking_id,
+            "version": questionnaire.version,
+            "submitted_at": _now(),
+            "answers": body.answers,
+            "questions": [vars(q) for q in questionnaire.questions],
+        },
+        [
+            HealthDeclarationSubmitted(
+                patient_id=patient_id,
+                declaration_id=declaration_id,
+                unit_id=unit_id,
+                booking_id=booking_id,
+                questionnaire_version=questionnaire.version,
+            )
+        ],
+    )
+    return declaration_id
+
+
+async def _booking(ctx: Ctx, booking_id: str, principal: Principal) -> Doc:
+    b = await ctx.bookings.get(booking_id)
+    if b is None:
+        raise NotFound(f"No booking {booking_id}.")
+    ensure_unit(principal, b["unit_id"])
+    if principal.kind == "citizen":
+        patient = await ctx.patients.get(b["patient_id"])
+        ensure_own(principal, patient["identifier"]["value"] if patient else None)
+    return b
+
+
+@router.get(
+    "/bookings/{booking_id}",
+    response_model=BookingOut,
+    tags=["booking"],
+    summary=Ops.GET_BOOKING.summary,
+)
+async def get_booking(
+    booking_id: str, ctx: C, principal: Annotated[Principal, allowed(Ops.GET_BOOKING)]
+) -> BookingOut:
+    b = await _booking(ctx, booking_id, principal)
+    await ctx.access.record(principal, Ops.GET_BOOKING, b["patient_id"])
+    return _booking_out(b)
+
+
+@router.get(
+    "/patients/{patient_id}/bookings",
+    response_model=list[BookingOut],
+    tags=["booking"],
+    summary=Ops.PATIENT_BOOKINGS.summary,
+)
+async def patient_bookings(
+    patient_id: str, ctx: C, principal: Annotated[Principal, allowed(Ops.PATIENT_BOOKINGS)]
+) -> list[BookingOut]:
+    """Staff see the bookings at the unit they act for (AC-5); a citizen sees all their own."""
+    if principal.kind == "citizen":
+        patient = await ctx.patients.get(patient_id)
+        ensure_own(principal, patient["identifier"]["value"] if patient else None)
+        unit = None
+    else:
+        assert principal.active_assignment is not None
+        unit = principal.active_assignment.unit_id
+    found = await ctx.bookings.for_patient(patient_id, unit)
+    await ctx.access.record(principal, Ops.PATIENT_BOOKINGS, patient_id)
+    return [_booking_out(b) for b in found]
+
+
+async def _rebook(
+    ctx: Ctx,
+    b: Doc,
+    principal: Principal | None,
+    start: datetime,
+    time_book_id: str | None,
+    by: str,
+    op: Operation,
+) -> BookingOut:
+    doc = await ctx.time_books.get(time_book_id or b["time_book_id"])
+    if doc is None or doc["unit_id"] != b["unit_id"]:
+        raise domain.invalid("time_book_id", "unknown", "Rebook within the same unit's time books.")
+    visit_type = (
+        _visit_type(doc, b["visit_type_id"])
+        if doc["_id"] == b["time_book_id"]
+        else next(
+            (
+                domain.VisitType(**vt)
+                for vt in doc["visit_types"]
+                if vt["name"] == b["visit_type_name"] and not vt["deleted"]
+            ),
+            None,
+        )
+    )
+    if visit_type is None:
+        raise domain.invalid(
+            "time_book_id", "no_visit_type", "That time book lacks this visit type."
+        )
+    start = _aware(start, "start")
+    candidates = [
+        s
+        for s in await ctx.slots.at(doc["_id"], visit_type.resource, start)
+        if s["_id"] != b["active_slot"]
+    ]
+    if not candidates:
+        raise domain.invalid("start", "no_such_time", "No time is open then for this visit type.")
+    for slot in candidates:
+        domain.check_bookable(visit_type, slot["resource"], slot["start"], slot["end"], _now())
+        events: list[Any] = [
+            BookingRebooked(
+                patient_id=b["patient_id"],
+                booking_id=b["_id"],
+                reference=b["reference"],
+                previous_start=b["start"],
+                visit=_visit(doc, visit_type, slot["start"], slot["end"]),
+                rebooked_by="citizen" if by == "citizen" else "staff",
+            )
+        ]
+        if principal is not None:
+            events.append(ctx.access.event(principal, op, b["patient_id"]))
+        changes = {
+            "active_slot": slot["_id"],
+            "slot_id": slot["_id"],
+            "time_book_id": doc["_id"],
+            "visit_type_id": visit_type.visit_type_id,
+            "column": slot["column"],
+            "start": slot["start"],
+            "end": slot["end"],
+        }
+        try:
+            moved = await ctx.bookings.move(b, changes, events)
+        except StaleBooking as exc:
+            raise Conflict(
+                "The booking changed meanwhile; reload it.", code="concurrent_change"
+            ) from exc
+        if moved:
+            return _booking_out({**b, **changes})
+    raise await _taken(ctx, doc["_id"], visit_type, start)
+
+
+async def _cancel(
+    ctx: Ctx, b: Doc, principal: Principal | None, by: str, op: Operation
+) -> BookingOut:
+    doc = await ctx.time_books.get(b["time_book_id"])
+    assert doc is not None
+    visit_type = _visit_type(doc, b["visit_type_id"])
+    events: list[Any] = [
+        BookingCancelled(
+            patient_id=b["patient_id"],
+            booking_id=b["_id"],
+            reference=b["reference"],
+            visit=_visit(doc, visit_type, b["start"], b["end"]),
+            cancelled_by=by,
+        )
+    ]
+    if principal is not None:
+        events.append(ctx.access.event(principal, op, b["patient_id"]))
+    try:
+        updated = await ctx.bookings.change(
+            b,
+            {
+                "$set": {"status": "cancelled", "cancelled_by": by, "cancelled_at": _now()},
+                "$unset": {"active_slot": ""},
+            },
+            events,
+        )
+    except StaleBooking as exc:
+        raise Conflict("The booking was already cancelled or changed.", code="not_active") from exc
+    assert updated is not None
+    return _booking_out(updated)
+
+
+@router.post(
+    "/bookings/{booking_id}/rebook",
+    response_model=BookingOut,
+    tags=["booking"],
+    summary=Ops.REBOOK.summary,
+)
+async def rebook(
+    booking_id: str, body: RebookIn, ctx: C, principal: Annotated[Principal, allowed(Ops.REBOOK)]
+) -> BookingOut:
+    b = await _booking(ctx, booking_id, principal)
+    if b["status"] != "booked":
+        raise Conflict("Only an active booking can be rebooked.", code="not_active")
+    return await _rebook(
+        ctx,
+        b,
+        principal,
+        body.start,
+        body.time_book_id,
+        "citizen" if principal.kind == "citizen" else "staff",
+        Ops.REBOOK,
+    )
+
+
+@router.post(
+    "/bookings/{booking_id}/cancel",
+    response_model=BookingOut,
+    tags=["booking"],
+    summary=Ops.CANCEL.summary,
+)
+async def cancel(
+    booking_id: str, ctx: C, principal: Annotated[Principal, allowed(Ops.CANCEL)]
+) -> BookingOut:
+    b = await _booking(ctx, booking_id, principal)
+    if b["status"] != "booked":
+        raise Conflict("The booking is already cancelled.", code="not_active")
+    return await _cancel(
+        ctx, b, principal, "citizen" if principal.kind == "citizen" else "staff", Ops.CANCEL
+    )
+
+
+async def _by_code(ctx: Ctx, body: ManageIn) -> Doc:
+    """A patient without BankID (reserve number) manages the booking with the reference and
+    code from the confirmation SMS (BK-2); guessing is stopped after a few tries."""
+    b = await ctx.bookings.by_reference(body.reference.strip().upper())
+    wrong = NotFound("No booking with that reference and code.", code="unknown_booking")
+    if b is None:
+        raise wrong
+    if b.get("code_failures", 0) >= domain.MAX_CODE_ATTEMPTS:
+        raise Forbidden("Too many wrong codes: call the unit to change the booking.", code="locked")
+    if domain.code_hash(b["_id"], body.code) != b["code_hash"]:
+        await ctx.bookings.count_code_failure(b["_id"])
+        raise wrong
+    if b["status"] != "booked":
+        raise Conflict("The booking is already cancelled.", code="not_active")
+    return b
+
+
+@router.post(
+    "/manage/rebook", response_model=BookingOut, tags=["booking"], summary=Ops.MANAGE_REBOOK.summary
+)
+async def manage_rebook(body: ManageRebookIn, ctx: C) -> BookingOut:
+    b = await _by_code(ctx, body)
+    return await _rebook(ctx, b, None, body.start, None, "citizen", Ops.MANAGE_REBOOK)
+
+
+@router.post(
+    "/manage/cancel", response_model=BookingOut, tags=["booking"], summary=Ops.MANAGE_CANCEL.summary
+)
+async def manage_cancel(body: ManageIn, ctx: C) -> BookingOut:
+    b = await _by_code(ctx, body)
+    return await _cancel(ctx, b, None, "citizen", Ops.MANAGE_CANCEL)
+
+
+@router.post(
+    "/bookings/{booking_id}/arrival",
+    response_model=BookingOut,
+    tags=["booking"],
+    summary=Ops.REGISTER_ARRIVAL.summary,
+)
+async def register_arrival(
+    booking_id: str, ctx: C, principal: Annotated[Principal, allowed(Ops.REGISTER_ARRIVAL)]
+) -> BookingOut:
+    """Optional arrival registration (BK-11)."""
+    b = await _booking(ctx, booking_id, principal)
+    if b.get("arrived_at"):
+        return _booking_out(b)
+    now = _now()
+    try:
+        updated = await ctx.bookings.change(
+            b,
+            {"$set": {"arrived_at": now}},
+            [
+                ArrivalRegistered(patient_id=b["patient_id"], booking_id=b["_id"], arrived_at=now),
+                ctx.access.event(principal, Ops.REGISTER_ARRIVAL, b["patient_id"]),
+            ],
+        )
+    except StaleBooking as exc:
+        raise Conflict("The booking is not active.", code="not_active") from exc
+    assert updated is not None
+    return _booking_out(updated)
+
+
+@router.post(
+    "/time-books/{time_book_id}/mass-cancellations",
+    response_model=MassCancellationOut,
+    status_code=201,
+    tags=["booking"],
+    summary=Ops.MASS_CANCEL.summary,
+)
+async def mass_cancel(
+    time_book_id: str,
+    body: MassCancellationIn,
+    ctx: C,
+    principal: Annotated[Principal, allowed(Ops.MASS_CANCEL)],
+) -> MassCancellationOut:
+    """Cancel every booking of the time book in the range with the unit's message, e.g. when a
+    vaccine delivery failed (BK-6); each patient gets one SMS (NT-3). The freed times are
+    closed or reopened as chosen."""
+    doc = await _time_book(ctx, time_book_id, principal)
+    start, end = _aware(body.start, "start"), _aware(body.end, "end")
+    if end <= start:
+        raise domain.invalid("end", "before_start", "The range ends before it starts.")
+    mass_id = str(uuid.uuid4())
+    await ctx.service.db["mass_cancellations"].insert_one(
+        {
+            "_id": mass_id,
+            "time_book_id": time_book_id,
+            "start": start,
+            "end": end,
+            "message": body.message,
+            "slots": body.slots,
+            "by": principal.hsa_id,
+            "at": _now(),
+        }
+    )
+    cancelled, patients = 0, set()
+    for b in await ctx.bookings.active_in_range(time_book_id, start, end):
+        visit_type = _visit_type(doc, b["visit_type_id"])
+        try:
+            await ctx.bookings.change(
+                b,
+                {
+                    "$set": {
+                        "status": "cancelled",
+                        "cancelled_by": "mass_cancellation",
+                        "cancelled_at": _now(),
+                        "mass_cancellation_id": mass_id,
+                    },
+                    "$unset": {"active_slot": ""},
+                },
+                [
+                    BookingCancelled(
+                        patient_id=b["patient_id"],
+                        booking_id=b["_id"],
+                        reference=b["reference"],
+                        visit=_visit(doc, visit_type, b["start"], b["end"]),
+                        cancelled_by="mass_cancellation",
+                        mass_cancellation_id=mass_id,
+                        message=body.message,
+                    ),
+                    ctx.access.event(principal, Ops.MASS_CANCEL, b["patient_id"]),
+                ],
+            )
+        except StaleBooking:
+            continue  # cancelled or moved meanwhile by someone else
+        cancelled += 1
+        patients.add(b["patient_id"])
+    if body.slots == "close":
+        slots = await ctx.slots.in_range(time_book_id, start, end)
+        taken = await ctx.bookings.active_slots([s["_id"] for s in slots])
+        await ctx.slots.set_status(
+            [s["_id"] for s in slots if s["_id"] not in taken], "closed", "Inställt"
+        )
+    return MassCancellationOut(
+        mass_cancellation_id=mass_id, cancelled=cancelled, patients=len(patients), slots=body.slots
+    )
+
+
+# --- health declarations ---------------------------------------------------------------------
+
+
+@router.get(
+    "/units/{unit_id}/questionnaire",
+    response_model=QuestionnaireOut,
+    tags=["health declaration"],
+    summary=Ops.GET_QUESTIONNAIRE.summary,
+)
+async def get_questionnaire(unit_id: str, ctx: C) -> QuestionnaireOut:
+    q = await _questionnaire(ctx, unit_id)
+    return QuestionnaireOut(
+        unit_id=unit_id, version=q.version, questions=[vars(x) for x in q.questions]
+    )
+
+
+@router.put(
+    "/units/{unit_id}/questionnaire",
+    response_model=QuestionnaireOut,
+    tags=["health declaration"],
+    summary=Ops.SET_QUESTIONNAIRE.summary,
+)
+async def set_questionnaire(
+    unit_id: str,
+    body: QuestionnaireIn,
+    ctx: C,
+    principal: Annotated[Principal, allowed(Ops.SET_QUESTIONNAIRE)],
+) -> QuestionnaireOut:
+    """A new version of the unit's questions; declarations keep the version they answered."""
+    ensure_unit(principal, unit_id)
+    if len({q.question_id for q in body.questions}) != len(body.questions):
+        raise domain.invalid("questions", "duplicate", "Each question id once.")
+    questions = [q.model_dump() for q in body.questions]
+    version = await ctx.declarations.set_questionnaire(
+        unit_id, questions, principal.hsa_id or principal.subject
+    )
+    return QuestionnaireOut(unit_id=unit_id, version=version, questions=questions)
+
+
+@router.post(
+    "/units/{unit_id}/health-declarations",
+    response_model=DeclarationOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["health declaration"],
+    summary=Ops.DECLARE.summary,
+)
+async def declare(
+    unit_id: str,
+    body: StandaloneDeclarationIn,
+    ctx: C,
+    principal: Annotated[Principal, allowed(Ops.DECLARE)],
+) -> DeclarationOut:
+    """A health declaration without a booking, through the unit's link (BK-12), e.g. for staff
+    vaccination. Not for reserve-number patients."""
+    ensure_unit(principal, unit_id)
+    patient = await _patient_for(ctx, principal, body.patient_id)
+    if IdentifierKind(patient["identifier"]["kind"]) is IdentifierKind.RESERVNUMMER:
+        raise domain.invalid(
+            "patient_id",
+            "reserve_number",
+            "Patients with a reserve number fill in the declaration at the visit.",
+        )
+    questionnaire = await _questionnaire(ctx, unit_id)
+    domain.check_answers(questionnaire, body.version, body.answers)
+    declaration_id = await _store_declaration(
+        ctx, patient["_id"], unit_id, None, questionnaire, body
+    )
+    await ctx.access.record(principal, Ops.DECLARE, patient["_id"])
+    stored = await ctx.declarations.declarations.find_one({"_id": declaration_id})
+    assert stored is not None
+    return _declaration_out(stored)
+
+
+@router.get(
+    "/bookings/{booking_id}/health-declaration",
+    response_model=DeclarationOut,
+    tags=["health declaration"],
+    summary=Ops.GET_DECLARATION.summary,
+)
+async def get_declaration(
+    booking_id: str, ctx: C, principal: Annotated[Principal, allowed(Ops.GET_DECLARATION)]
+) -> DeclarationOut:
+    b = await _booking(ctx, booking_id, principal)
+    d = await ctx.declarations.for_booking(booking_id)
+    if d is None:
+        raise NotFound("No health declaration was given with this booking.")
+    await ctx.access.record(principal, Ops.GET_DECLARATION, b["patient_id"])
+    return _declaration_out(d)
+
+
+def _declaration_out(d: Doc) -> DeclarationOut:
+    return DeclarationOut(
+        declaration_id=d["_id"],
+        patient_id=d["patient_id"],
+        unit_id=d["unit_id"],
+        booking_id=d["booking_id"],
+        version=d["version"],
+        submitted_at=d["submitted_at"],
+        answers=d["answers"],
+        questions=d["questions"],
     )

@@ -43,7 +43,7 @@ from vaccinera_identity.store import AccessLogStore, PatientStore
 from vaccinera_kit.access_log import AccessLog
 from vaccinera_kit.app import Service
 from vaccinera_kit.auth import authorize, ensure_own
-from vaccinera_kit.errors import DomainError, ErrorDetail, NotFound
+from vaccinera_kit.errors import DomainError, ErrorDetail, Forbidden, NotFound
 
 router = APIRouter(tags=["patients"])
 routers = (router,)

@@ -1,7 +1,41 @@
 """Settings of the notifications service (environment variables prefixed VACCINERA_)."""
 
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
 from vaccinera_kit.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
     service_name: str = "notifications"
+
+    # The SMS provider (locally the stand-in of vaccinera_devstack).
+    sms_provider_url: str = "http://127.0.0.1:18081"
+    sms_sender: str = Field(default="Vaccinera", min_length=1, max_length=11)
+    sms_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Texts show the visit's date and time in the region's time zone.
+    timezone: str = "Europe/Stockholm"
+
+    # Reminders before dose-1 and dose-2 visits, hours before the start (NT-1).
+    reminder_lead_hours: list[float] = Field(default_factory=lambda: [24.0, 2.0])
+
+    # The sender worker (NT-4).
+    sender_poll_interval: float = Field(default=0.2, gt=0)
+    # How long a claim holds; a claim older than this was abandoned (crashed replica).
+    sender_lease_seconds: float = Field(default=30.0, gt=0)
+    sender_max_attempts: int = Field(default=10, ge=1)
+    sender_concurrency: int = Field(default=16, ge=1, le=256)
+    sender_backoff_seconds: float = Field(default=0.5, gt=0)
+    sender_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    # Contact details come from identity on another topic than the booking: a booking made
+    # right after the mobile was entered may arrive first. Wait this long for a number before
+    # a message counts as "no mobile number".
+    contact_wait_seconds: float = Field(default=5.0, ge=0)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> Settings:
+        # A claim must outlive one provider call, or a slow send is claimed again meanwhile.
+        if self.sender_lease_seconds <= self.sms_timeout_seconds:
+            raise ValueError("sender_lease_seconds must be longer than sms_timeout_seconds")
+        return self

@@ -260,6 +260,52 @@ async def get_me(
     return _out(patient)
 
 
+@router.post(
+    "/me",
+    response_model=PatientOut,
+    status_code=status.HTTP_201_CREATED,
+    summary=Ops.REGISTER_ME.summary,
+    responses={200: {"description": "Already a patient", "model": PatientOut}},
+)
+async def register_me(
+    response: Response,
+    store: Store,
+    register: Register,
+    access: Access,
+    principal: Annotated[Principal, allowed(Ops.REGISTER_ME)],
+) -> PatientOut:
+    """A citizen logged in with BankID becomes a patient, with the register's data, before
+    booking online. Protected persons are registered by staff (ID-3)."""
+    identifier = PatientIdentifier(
+        kind=IdentifierKind.PERSONNUMMER, value=principal.personnummer or ""
+    )
+    existing = await store.by_identifier(identifier.value)
+    if existing is None:
+        person = await register.lookup(identifier.value)
+        if person is None:
+            raise NotFound(
+                "You are not in the population register: call the vaccination unit.",
+                code="unknown_person",
+            )
+        if person.protected:
+            raise Forbidden(
+                "With protected identity you are registered and booked by staff: call the "
+                "vaccination unit.",
+                code="protected_identity",
+            )
+        patient = domain.register_patient(
+            identifier, given_name=person.given_name, family_name=person.family_name
+        )
+        if await store.add(patient, [access.event(principal, Ops.REGISTER_ME, patient.patient_id)]):
+            return _out(patient)
+        existing = await store.by_identifier(identifier.value)
+        if existing is None:  # pragma: no cover - the unique index just said it exists
+            raise NotFound("Registration raced with another; try again.")
+    await access.record(principal, Ops.REGISTER_ME, existing.patient_id)
+    response.status_code = status.HTTP_200_OK
+    return _out(existing)
+
+
 @router.get("/patients/{patient_id}", response_model=PatientOut, summary=Ops.GET_PATIENT.summary)
 async def get_patient(
     patient_id: str,

@@ -33,6 +33,7 @@ from vaccinera_booking.schemas import (
     QuestionnaireOut,
     RebookIn,
     RenameIn,
+    SelfBookingOut,
     StandaloneDeclarationIn,
     TimeBlockIn,
     TimeBookIn,
@@ -101,6 +102,35 @@ def _aware(moment: datetime, field: str) -> datetime:
     if moment.tzinfo is None:
         raise domain.invalid(field, "timezone", "Give the time with a time zone, e.g. +01:00.")
     return moment.astimezone(UTC)
+
+
+# --- patients --------------------------------------------------------------------------------
+
+
+@router.get(
+    "/patients/{patient_id}/self-booking",
+    response_model=SelfBookingOut,
+    tags=["patients"],
+    summary=Ops.SELF_BOOKING.summary,
+)
+async def self_booking(
+    patient_id: str, ctx: C, principal: Annotated[Principal, allowed(Ops.SELF_BOOKING)]
+) -> SelfBookingOut:
+    """May this patient book online? (BK-2, ID-3)"""
+    doc = await ctx.patients.get(patient_id)
+    if doc is None:
+        raise NotFound(f"Booking does not know patient {patient_id} (yet).")
+    ensure_own(principal, doc["identifier"]["value"])
+    await ctx.access.record(principal, Ops.SELF_BOOKING, patient_id)
+    kind = IdentifierKind(doc["identifier"]["kind"])
+    verdict = domain.self_booking(kind, doc["protected"])
+    return SelfBookingOut(
+        patient_id=patient_id,
+        identifier_kind=kind,
+        protected=doc["protected"],
+        self_booking_allowed=verdict.allowed,
+        reason=verdict.reason,
+    )
 
 
 # --- time books ------------------------------------------------------------------------------
@@ -336,7 +366,7 @@ async def add_time_block(
     principal: Annotated[Principal, allowed(Ops.ADD_TIME_BLOCK)],
 ) -> DayViewOut:
     """A labelled block ("blockering"): its free slots can no longer be booked."""
-    doc = await _time_book(ctx, time_book_id, principal)
+    await _time_book(ctx, time_book_id, principal)
     start, end = _aware(body.start, "start"), _aware(body.end, "end")
     if end <= start:
         raise domain.invalid("end", "before_start", "The block ends before it starts.")
@@ -355,7 +385,9 @@ async def add_time_block(
         "booked_inside": len(taken),
     }
     await ctx.time_books.add_time_block(time_book_id, block)
-    return await _day_view(ctx, doc, start.astimezone(domain.TZ).date())
+    return await _day_view(
+        ctx, await _time_book(ctx, time_book_id, principal), start.astimezone(domain.TZ).date()
+    )
 
 
 @router.put(
@@ -421,7 +453,9 @@ async def _day_view(ctx: Ctx, doc: Doc, day: date) -> DayViewOut:
         )
     note = (doc.get("notes") or {}).get(day.isoformat())
     blocks = [
-        b for b in doc.get("time_blocks", []) if b["start"][:10] <= day.isoformat() <= b["end"][:10]
+        b
+        for b in doc.get("time_blocks", [])
+        if _local_day(b["start"]) <= day <= _local_day(b["end"])
     ]
     return DayViewOut(
         time_book_id=doc["_id"],
@@ -430,6 +464,10 @@ async def _day_view(ctx: Ctx, doc: Doc, day: date) -> DayViewOut:
         slots=rows,
         time_blocks=blocks,
     )
+
+
+def _local_day(moment: str) -> date:
+    return datetime.fromisoformat(moment).astimezone(domain.TZ).date()
 
 
 @router.get(

@@ -117,6 +117,14 @@ class QuestionnaireIn(Strict):
     questions: list[QuestionIn] = Field(min_length=1, max_length=50)
 
 
+class SelfBookingOut(BaseModel):
+    patient_id: str
+    identifier_kind: str
+    protected: bool
+    self_booking_allowed: bool
+    reason: str | None
+
+
 class VisitTypeOut(BaseModel):
     visit_type_id: str
     name: str

@@ -1,6 +1,94 @@
-"""HTTP API of this service. Its routes come with its own issue; health, readiness, metrics,
-OpenAPI and AsyncAPI come from the kit."""
+"""Notifications' HTTP API: the text messages of a patient and how each one fared (NT-4).
 
-from fastapi import APIRouter
+Every route is one operation of the authorization matrix; every read is reported to the
+access log (ID-7).
+"""
 
-routers: tuple[APIRouter, ...] = ()
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel, Field
+
+from vaccinera_contracts.access import Ops
+from vaccinera_contracts.roles import Principal
+from vaccinera_kit.access_log import AccessLog
+from vaccinera_kit.app import Service
+from vaccinera_kit.auth import authorize
+from vaccinera_notifications.domain import Kind, Status
+from vaccinera_notifications.store import MessageStore
+
+router = APIRouter(tags=["messages"])
+routers = (router,)
+
+
+class MessageOut(BaseModel):
+    message_id: str
+    booking_id: str
+    kind: Kind
+    status: Status
+    text: str
+    due_at: datetime
+    sent_at: datetime | None
+    attempts: int
+    # Why it was not (yet) sent: "no mobile number", "protected identity", "provider answered 503".
+    reason: str | None = Field(default=None)
+
+
+class MessagesOut(BaseModel):
+    patient_id: str
+    messages: list[MessageOut]
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+def get_messages(request: Request) -> MessageStore:
+    return MessageStore(_service(request).db)
+
+
+def get_access_log(request: Request) -> AccessLog:
+    return _service(request).access_log
+
+
+Messages = Annotated[MessageStore, Depends(get_messages)]
+Access = Annotated[AccessLog, Depends(get_access_log)]
+PatientId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[\w.:-]+$")]
+
+
+@router.get(
+    "/patients/{patient_id}/messages",
+    response_model=MessagesOut,
+    summary=Ops.LIST_MESSAGES.summary,
+)
+async def list_messages(
+    patient_id: PatientId,
+    messages: Messages,
+    access: Access,
+    principal: Annotated[Principal, Depends(authorize(Ops.LIST_MESSAGES))],
+) -> MessagesOut:
+    """The patient's text messages, oldest first: what was (or will be) sent, when, and the
+    delivery status. The number they went to is not shown; it lives in identity."""
+    docs = await messages.for_patient(patient_id)
+    await access.record(principal, Ops.LIST_MESSAGES, patient_id)
+    return MessagesOut(
+        patient_id=patient_id,
+        messages=[
+            MessageOut(
+                message_id=d["_id"],
+                booking_id=d["booking_id"],
+                kind=d["kind"],
+                status=d["status"],
+                text=d["text"],
+                due_at=d["due_at"],
+                sent_at=d.get("sent_at"),
+                attempts=d.get("attempts", 0),
+                reason=d.get("last_error"),
+            )
+            for d in docs
+        ],
+    )

@@ -1,0 +1,553 @@
+"""Notifications over the real platform (NT-1..NT-4): booking events on Kafka become text
+messages at the SMS provider stand-in; no SMS without a mobile or to a protected patient; one
+SMS per patient for a mass cancellation; each message once despite redelivery, provider
+failures and a replica killed mid-burst."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from tests.conftest import staff_headers
+from vaccinera_contracts.envelope import DomainEvent, EventEnvelope, new_envelope
+from vaccinera_contracts.events import (
+    BookingCancelled,
+    BookingCreated,
+    BookingRebooked,
+    ContactDetailsChanged,
+    ProtectionChanged,
+    Visit,
+)
+from vaccinera_contracts.roles import Role
+from vaccinera_devstack.platform import Platform, wait_ready
+from vaccinera_devstack.process import ManagedProcess, free_port
+from vaccinera_devstack.standins import RequestRecord, StandIn
+from vaccinera_devstack.testing import eventually
+
+pytestmark = pytest.mark.infra
+
+SMS_PATH = "/sms/v1/messages"
+UNIT = "Vårdcentralen Centrum"
+
+Doc = dict[str, Any]
+
+
+# --- fixtures and helpers ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def producer(platform: Platform) -> AsyncIterator[AIOKafkaProducer]:
+    kafka = AIOKafkaProducer(
+        bootstrap_servers=platform.infra.kafka_bootstrap, acks="all", enable_idempotence=True
+    )
+    await kafka.start()
+    yield kafka
+    await kafka.stop()
+
+
+@pytest.fixture(scope="module")
+async def db(platform: Platform) -> AsyncIterator[Any]:
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(platform.infra.mongo_url, tz_aware=True)
+    yield client["vaccinera_notifications"]
+    await client.close()
+
+
+@pytest.fixture
+def sms(platform: Platform) -> Iterator[StandIn]:
+    with platform.infra.standin("sms") as standin:
+        standin.reset()
+        yield standin
+        standin.behave()
+
+
+def envelope_bytes(event: DomainEvent) -> tuple[EventEnvelope, bytes]:
+    envelope = new_envelope(event, producer="test")
+    return envelope, envelope.model_dump_json().encode()
+
+
+async def send(producer: AIOKafkaProducer, event: DomainEvent, body: bytes, event_id: str) -> None:
+    """As the outbox relay publishes: keyed by aggregate, with event id and type headers."""
+    await (await enqueue(producer, event, body, event_id))
+
+
+async def enqueue(
+    producer: AIOKafkaProducer, event: DomainEvent, body: bytes, event_id: str
+) -> asyncio.Future[Any]:
+    """Hand the record to the producer's batch; the future resolves once Kafka has it."""
+    future: asyncio.Future[Any] = await producer.send(
+        event.topic,
+        body,
+        key=event.aggregate_key().encode(),
+        headers=[("event_id", event_id.encode()), ("event_type", event.event_type.encode())],
+    )
+    return future
+
+
+async def publish(producer: AIOKafkaProducer, *events: DomainEvent) -> list[str]:
+    ids = []
+    for event in events:
+        envelope, body = envelope_bytes(event)
+        await send(producer, event, body, str(envelope.event_id))
+        ids.append(str(envelope.event_id))
+    return ids
+
+
+def new_patient() -> str:
+    return f"p-{uuid.uuid4()}"
+
+
+def new_mobile() -> str:
+    return f"+4670{random.randrange(10**7):07d}"
+
+
+def visit(start: datetime, dose: int | None = 1) -> Visit:
+    return Visit(
+        unit_id="unit-centrum",
+        unit_name=UNIT,
+        time_book_id="tb-1",
+        visit_type_id=f"vt-dose-{dose}",
+        visit_type_name=f"Covid-19 dos {dose}" if dose else "Influensavaccination",
+        dose=dose,
+        start=start,
+        end=start + timedelta(minutes=10),
+    )
+
+
+def booking(
+    patient_id: str, start: datetime, dose: int | None = 1, booking_id: str | None = None
+) -> BookingCreated:
+    return BookingCreated(
+        patient_id=patient_id,
+        booking_id=booking_id or f"b-{uuid.uuid4()}",
+        reference=f"R{random.randrange(10**6):06d}",
+        manage_code=f"{random.randrange(10**4):04d}",
+        visit=visit(start, dose),
+        booked_by="citizen",
+    )
+
+
+def whole_seconds(moment: datetime) -> datetime:
+    # BSON keeps milliseconds: stored times compare equal to computed ones only without µs.
+    return moment.replace(microsecond=0)
+
+
+async def with_contact(
+    producer: AIOKafkaProducer, db: Any, patient_id: str, mobile: str | None
+) -> None:
+    await publish(producer, ContactDetailsChanged(patient_id=patient_id, mobile=mobile, email=None))
+
+    async def projected() -> bool:
+        doc = await db["contacts"].find_one({"_id": patient_id})
+        return doc is not None and doc.get("mobile") == mobile
+
+    await eventually(projected)
+
+
+async def messages_of(db: Any, patient_id: str) -> list[Doc]:
+    docs: list[Doc] = await db["messages"].find({"patient_id": patient_id}).to_list()
+    return sorted(docs, key=lambda d: (d["due_at"], d["_id"]))
+
+
+async def message(db: Any, message_id: str) -> Doc:
+    doc: Doc | None = await db["messages"].find_one({"_id": message_id})
+    assert doc is not None, message_id
+    return doc
+
+
+async def wait_status(db: Any, message_id: str, status: str, timeout: float = 20) -> Doc:  # noqa: ASYNC109
+    async def reached() -> bool:
+        doc = await db["messages"].find_one({"_id": message_id})
+        return doc is not None and doc["status"] == status
+
+    await eventually(reached, timeout=timeout)
+    return await message(db, message_id)
+
+
+def sent_to(sms: StandIn, mobile: str) -> list[RequestRecord]:
+    return [r for r in sms.received(SMS_PATH) if r["body"]["to"] == mobile]
+
+
+def keyed(sms: StandIn, key: str, *, include_rejected: bool = False) -> list[RequestRecord]:
+    return [
+        r
+        for r in sms.received(SMS_PATH, include_rejected=include_rejected)
+        if r["headers"].get("idempotency-key") == key
+    ]
+
+
+# --- NT-1 ---------------------------------------------------------------------------------------
+
+
+async def test_nt1_confirmation_reminders_rebooking_and_cancellation(
+    platform: Platform, producer: AIOKafkaProducer, db: Any, sms: StandIn
+) -> None:
+    patient, mobile = new_patient(), new_mobile()
+    await with_contact(producer, db, patient, mobile)
+    start = whole_seconds(datetime.now(UTC) + timedelta(days=3))
+    created = booking(patient, start, dose=1)
+    (created_id,) = await publish(producer, created)
+
+    # The confirmation reaches the provider with the reference and the manage code.
+    confirmation = await wait_status(db, f"{created_id}:confirmation", "sent")
+    (record,) = sent_to(sms, mobile)
+    assert record["status"] == 202
+    assert record["headers"]["idempotency-key"] == f"{created_id}:confirmation"
+    assert record["body"]["sender"] == "Vaccinera"
+    text = record["body"]["text"]
+    assert text == confirmation["text"]
+    assert text.startswith(f"Välkommen till {UNIT} ")
+    assert f"Bokningsnummer {created.reference}, kod {created.manage_code}." in text
+    assert confirmation["provider_message_id"] and confirmation["sent_at"]
+
+    # Reminders 24 h and 2 h before the dose-1 visit, waiting.
+    reminders = [m for m in await messages_of(db, patient) if m["kind"] == "reminder"]
+    assert [(m["due_at"], m["status"]) for m in reminders] == [
+        (start - timedelta(hours=24), "scheduled"),
+        (start - timedelta(hours=2), "scheduled"),
+    ]
+
+    # Rebooked: a notice, the old reminders withdrawn, new ones for the new time.
+    new_start = start + timedelta(days=7)
+    (rebooked_id,) = await publish(
+        producer,
+        BookingRebooked(
+            patient_id=patient,
+            booking_id=created.booking_id,
+            reference=created.reference,
+            previous_start=start,
+            visit=visit(new_start, dose=1),
+            rebooked_by="citizen",
+        ),
+    )
+    await wait_status(db, f"{rebooked_id}:rebooked", "sent")
+    assert sent_to(sms, mobile)[-1]["body"]["text"].startswith("Din tid är flyttad. Välkommen")
+    by_event = {m["_id"]: m for m in await messages_of(db, patient)}
+    for lead in ("24h", "2h"):
+        old = by_event[f"{created_id}:reminder-{lead}"]
+        assert (old["status"], old["last_error"]) == ("withdrawn", "booking moved")
+    new = [by_event[f"{rebooked_id}:reminder-{lead}"] for lead in ("24h", "2h")]
+    assert [(m["due_at"], m["status"]) for m in new] == [
+        (new_start - timedelta(hours=24), "scheduled"),
+        (new_start - timedelta(hours=2), "scheduled"),
+    ]
+
+    # Cancelled: a notice, and no reminder left.
+    (cancelled_id,) = await publish(
+        producer,
+        BookingCancelled(
+            patient_id=patient,
+            booking_id=created.booking_id,
+            reference=created.reference,
+            visit=visit(new_start, dose=1),
+            cancelled_by="citizen",
+        ),
+    )
+    await wait_status(db, f"{cancelled_id}:cancelled", "sent")
+    assert " är avbokad. " in sent_to(sms, mobile)[-1]["body"]["text"]
+    statuses = {m["_id"]: m["status"] for m in await messages_of(db, patient)}
+    assert [s for i, s in statuses.items() if "reminder" in i] == ["withdrawn"] * 4
+    assert len(sent_to(sms, mobile)) == 3
+
+    # Staff read the history through the gateway (every send and its status).
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=10) as client:
+        r = await client.get(
+            f"/api/notifications/patients/{patient}/messages",
+            headers=staff_headers(platform, Role.BOOKING_ONLY),
+        )
+    assert r.status_code == 200, r.text
+    listed = r.json()["messages"]
+    assert Counter((m["kind"], m["status"]) for m in listed) == {
+        ("confirmation", "sent"): 1,
+        ("rebooked", "sent"): 1,
+        ("cancelled", "sent"): 1,
+        ("reminder", "withdrawn"): 4,
+    }
+    assert all(mobile not in str(m) for m in listed)
+
+
+async def test_nt1_reminder_goes_out_when_due_and_not_for_other_visits(
+    producer: AIOKafkaProducer, db: Any, sms: StandIn
+) -> None:
+    patient, mobile = new_patient(), new_mobile()
+    await with_contact(producer, db, patient, mobile)
+    # Starts in 2 h + 2 s: the 24 h reminder is already past, the 2 h one is due in 2 s.
+    start = datetime.now(UTC) + timedelta(hours=2, seconds=2)
+    dose2, other = booking(patient, start, dose=2), booking(patient, start, dose=None)
+    dose2_id, other_id = await publish(producer, dose2, other)
+
+    reminder = await wait_status(db, f"{dose2_id}:reminder-2h", "sent")
+    assert reminder["sent_at"] >= reminder["due_at"]
+    kinds = Counter(m["kind"] for m in await messages_of(db, patient))
+    assert kinds == {"confirmation": 2, "reminder": 1}
+    texts = [r["body"]["text"] for r in sent_to(sms, mobile)]
+    assert sum(t.startswith("Påminnelse: välkommen till") for t in texts) == 1
+    assert dose2.manage_code not in reminder["text"]
+    assert not await db["messages"].find_one({"_id": f"{other_id}:reminder-2h"})
+
+
+# --- NT-2 ---------------------------------------------------------------------------------------
+
+
+async def test_nt2_no_sms_without_a_mobile_number(
+    producer: AIOKafkaProducer, db: Any, sms: StandIn
+) -> None:
+    never_given, removed = new_patient(), new_patient()
+    await with_contact(producer, db, removed, new_mobile())
+    await with_contact(producer, db, removed, None)
+    start = datetime.now(UTC) + timedelta(days=2)
+    ids = await publish(producer, booking(never_given, start), booking(removed, start))
+    for event_id in ids:
+        skipped = await wait_status(db, f"{event_id}:confirmation", "skipped")
+        assert skipped["last_error"] == "no mobile number"
+    assert not [r for r in sms.received(SMS_PATH) if r["body"]["reference"].split(":")[0] in ids]
+
+
+async def test_nt2_never_an_sms_to_a_protected_patient(
+    producer: AIOKafkaProducer, db: Any, sms: StandIn
+) -> None:
+    patient, mobile = new_patient(), new_mobile()
+    await with_contact(producer, db, patient, mobile)
+    start = datetime.now(UTC) + timedelta(days=2)
+    (first,) = await publish(producer, booking(patient, start))
+    await wait_status(db, f"{first}:confirmation", "sent")
+
+    # Protection arrives: the contact is purged and the waiting reminders are withdrawn.
+    await publish(producer, ProtectionChanged(patient_id=patient, protected=True))
+    for lead in ("24h", "2h"):
+        withdrawn = await wait_status(db, f"{first}:reminder-{lead}", "withdrawn")
+        assert withdrawn["last_error"] == "protected identity"
+    (second,) = await publish(producer, booking(patient, start + timedelta(days=1)))
+    refused = await wait_status(db, f"{second}:confirmation", "withdrawn")
+    assert refused["last_error"] == "protected identity"
+    assert len(sent_to(sms, mobile)) == 1  # the confirmation from before the protection
+
+
+# --- NT-3 ---------------------------------------------------------------------------------------
+
+
+async def test_nt3_mass_cancellation_one_sms_per_patient_with_the_units_text(
+    producer: AIOKafkaProducer, db: Any, sms: StandIn
+) -> None:
+    anna, bo = new_patient(), new_patient()
+    anna_mobile, bo_mobile = new_mobile(), new_mobile()
+    await with_contact(producer, db, anna, anna_mobile)
+    await with_contact(producer, db, bo, bo_mobile)
+    day = datetime.now(UTC) + timedelta(days=4)
+    bookings = [
+        booking(anna, day, dose=1),
+        booking(anna, day + timedelta(hours=1), dose=2),
+        booking(anna, day + timedelta(hours=2), dose=None),
+        booking(bo, day, dose=1),
+    ]
+    created_ids = await publish(producer, *bookings)
+    for event_id in created_ids:
+        await wait_status(db, f"{event_id}:confirmation", "sent")
+    sms.clear()
+
+    mass_id = f"mc-{uuid.uuid4()}"
+    unit_text = f"Vaccinet har inte levererats. Vi ber om ursäkt, boka en ny tid på 1177.se. ({mass_id[-6:]})"
+    await publish(
+        producer,
+        *(
+            BookingCancelled(
+                patient_id=b.patient_id,
+                booking_id=b.booking_id,
+                reference=b.reference,
+                visit=b.visit,
+                cancelled_by="mass_cancellation",
+                mass_cancellation_id=mass_id,
+                message=unit_text,
+            )
+            for b in bookings
+        ),
+    )
+    for patient in (anna, bo):
+        await wait_status(db, f"mass:{mass_id}:{patient}", "sent")
+
+    async def all_cancelled() -> bool:
+        ids = [b.booking_id for b in bookings]
+        return await db["bookings"].count_documents({"_id": {"$in": ids}, "cancelled": True}) == 4
+
+    await eventually(all_cancelled)
+    await asyncio.sleep(1)  # room for any extra message to show up
+    received = sms.received(SMS_PATH)
+    assert sorted((r["body"]["to"], r["body"]["text"]) for r in received) == sorted(
+        [(anna_mobile, unit_text), (bo_mobile, unit_text)]
+    )
+    reminders = [m for p in (anna, bo) for m in await messages_of(db, p) if m["kind"] == "reminder"]
+    assert len(reminders) == 6
+    assert {(m["status"], m["last_error"]) for m in reminders} == {
+        ("withdrawn", "booking cancelled")
+    }
+
+
+# --- NT-4 ---------------------------------------------------------------------------------------
+
+
+async def test_nt4_duplicate_delivery_of_an_event_sends_one_sms(
+    producer: AIOKafkaProducer, db: Any, sms: StandIn
+) -> None:
+    patient, mobile = new_patient(), new_mobile()
+    await with_contact(producer, db, patient, mobile)
+    start = datetime.now(UTC) + timedelta(days=2)
+    event = booking(patient, start, dose=None)
+    envelope, body = envelope_bytes(event)
+    event_id = str(envelope.event_id)
+    await send(producer, event, body, event_id)
+    await send(producer, event, body, event_id)
+    # A later event of the same patient (same partition): once it is handled, so are both copies.
+    (marker,) = await publish(producer, booking(patient, start, dose=None))
+    await wait_status(db, f"{marker}:confirmation", "sent")
+    await wait_status(db, f"{event_id}:confirmation", "sent")
+
+    # Even if the consumer's processed record were lost, the message id stands in the way.
+    await db["_processed_events"].delete_one({"_id": event_id})
+    await send(producer, event, body, event_id)
+
+    async def handled_again() -> bool:
+        return await db["_processed_events"].find_one({"_id": event_id}) is not None
+
+    await eventually(handled_again)
+    await asyncio.sleep(0.5)
+    assert len(keyed(sms, f"{event_id}:confirmation")) == 1
+    assert len(sent_to(sms, mobile)) == 2  # the event's and the marker's
+    assert (await message(db, f"{event_id}:confirmation"))["attempts"] == 1
+
+
+async def test_nt4_provider_failures_are_retried_and_delivered_once(
+    producer: AIOKafkaProducer, db: Any, sms: StandIn
+) -> None:
+    patient, mobile = new_patient(), new_mobile()
+    await with_contact(producer, db, patient, mobile)
+    sms.behave(fail_next=3, fail_status=503)
+    (event_id,) = await publish(
+        producer, booking(patient, datetime.now(UTC) + timedelta(days=2), dose=None)
+    )
+    key = f"{event_id}:confirmation"
+    sent = await wait_status(db, key, "sent", timeout=30)
+    assert sent["attempts"] == 4
+    assert [r["status"] for r in keyed(sms, key, include_rejected=True)] == [503, 503, 503, 202]
+    assert len(keyed(sms, key)) == 1
+
+
+async def test_nt4_provider_refusal_fails_at_once(
+    producer: AIOKafkaProducer, db: Any, sms: StandIn
+) -> None:
+    patient = new_patient()
+    await with_contact(producer, db, patient, new_mobile())
+    sms.behave(fail_next=1, fail_status=400)
+    (event_id,) = await publish(
+        producer, booking(patient, datetime.now(UTC) + timedelta(days=2), dose=None)
+    )
+    failed = await wait_status(db, f"{event_id}:confirmation", "failed")
+    assert (failed["attempts"], failed["last_error"]) == (1, "provider answered 400")
+
+
+BURST = 500
+
+
+async def test_nt4_replica_killed_mid_burst_every_confirmation_sent_exactly_once(
+    platform: Platform, producer: AIOKafkaProducer, db: Any, sms: StandIn
+) -> None:
+    # A second replica beside the platform's, with a short lease so its claims are taken
+    # over quickly once it is killed.
+    port = free_port()
+    env = {
+        **platform.service_env("notifications"),
+        "VACCINERA_HTTP_PORT": str(port),
+        "VACCINERA_OTEL_EXPORTER": "none",
+        "VACCINERA_SENDER_LEASE_SECONDS": "5",
+        "VACCINERA_SMS_TIMEOUT_SECONDS": "2",
+    }
+    replica = ManagedProcess(
+        "notifications-1",
+        [sys.executable, "-m", "vaccinera_notifications.main"],
+        platform.base_dir / "logs" / "notifications-1.log",
+        env=env,
+    )
+    replica.start()
+    try:
+        await asyncio.to_thread(wait_ready, replica, f"http://127.0.0.1:{port}", 60)
+        patients = [new_patient() for _ in range(BURST)]
+        mobiles = {p: new_mobile() for p in patients}
+        pending = []
+        for p in patients:
+            contact = ContactDetailsChanged(patient_id=p, mobile=mobiles[p], email=None)
+            envelope, body = envelope_bytes(contact)
+            pending.append(await enqueue(producer, contact, body, str(envelope.event_id)))
+        await asyncio.gather(*pending)
+
+        async def contacts_known() -> bool:
+            n = await db["contacts"].count_documents(
+                {"_id": {"$in": patients}, "mobile": {"$ne": None}}
+            )
+            return n == BURST
+
+        await eventually(contacts_known, timeout=60)
+
+        # Slow sends, so the kill finds some of them in flight.
+        sms.behave(delay_ms=50)
+        start = datetime.now(UTC) + timedelta(days=5)
+        events = [booking(p, start, dose=None) for p in patients]
+        keys: list[str] = []
+        began = time.monotonic()
+
+        async def burst() -> None:
+            for chunk in range(0, BURST, 50):
+                for event in events[chunk : chunk + 50]:
+                    envelope, body = envelope_bytes(event)
+                    keys.append(f"{envelope.event_id}:confirmation")
+                    await enqueue(producer, event, body, str(envelope.event_id))
+                await producer.flush()
+                await asyncio.sleep(0.2)
+
+        publishing = asyncio.create_task(burst())
+
+        async def some_sent() -> bool:
+            return len(sms.received(SMS_PATH)) >= BURST // 5
+
+        await eventually(some_sent, timeout=60, interval=0.05)
+        assert replica.pid is not None
+        os.kill(replica.pid, signal.SIGKILL)
+        killed_after = len(sms.received(SMS_PATH))
+        await publishing
+        await asyncio.sleep(1)
+        replica.start()  # the same replica, restarted
+        await asyncio.to_thread(wait_ready, replica, f"http://127.0.0.1:{port}", 60)
+
+        async def all_sent() -> bool:
+            n = await db["messages"].count_documents({"_id": {"$in": keys}, "status": "sent"})
+            return n == BURST
+
+        await eventually(all_sent, timeout=120, interval=0.5)
+        elapsed = time.monotonic() - began
+    finally:
+        replica.stop()
+        sms.behave()
+
+    records = [r for r in sms.received(SMS_PATH) if r["headers"].get("idempotency-key") in keys]
+    first_sends = Counter(r["headers"]["idempotency-key"] for r in records if not r["replayed"])
+    assert set(first_sends) == set(keys)  # none missing
+    assert set(first_sends.values()) == {1}  # none accepted twice
+    assert all(r["status"] == 202 for r in records)
+    replays = sum(r["replayed"] for r in records)
+    print(
+        f"\n{BURST} confirmations in {elapsed:.1f}s; replica killed after {killed_after} "
+        f"sends; {replays} provider replays of resent messages"
+    )
+    texts_to = {r["body"]["to"] for r in records}
+    assert texts_to == set(mobiles.values())

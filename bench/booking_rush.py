@@ -29,6 +29,7 @@ from pymongo import AsyncMongoClient
 from vaccinera_contracts.roles import Role
 from vaccinera_devstack import tokens
 from vaccinera_devstack.platform import Platform, PlatformPorts
+from vaccinera_devstack.testing import eventually
 from vaccinera_identity.population import SyntheticRegister
 
 TZ = ZoneInfo("Europe/Stockholm")
@@ -127,11 +128,13 @@ async def register(gw: httpx.AsyncClient, keys: tokens.DevKeys, count: int) -> l
 
 async def wait_known(mongo_url: str, ids: list[str]) -> None:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    patients = client["vaccinera_booking"]["patients"]
+
+    async def known() -> bool:
+        return await patients.count_documents({"_id": {"$in": ids}}) == len(ids)
+
     try:
-        while await client["vaccinera_booking"]["patients"].count_documents(
-            {"_id": {"$in": ids}}
-        ) < len(ids):
-            await asyncio.sleep(0.5)
+        await eventually(known, timeout=300, interval=0.5)
     finally:
         await client.close()
 

@@ -482,6 +482,7 @@ async def test_nt4_replica_killed_mid_burst_every_confirmation_sent_exactly_once
     replica.start()
     try:
         await asyncio.to_thread(wait_ready, replica, f"http://127.0.0.1:{port}", 60)
+        t0 = time.monotonic()
         patients = [new_patient() for _ in range(BURST)]
         mobiles = {p: new_mobile() for p in patients}
         pending = []
@@ -498,6 +499,7 @@ async def test_nt4_replica_killed_mid_burst_every_confirmation_sent_exactly_once
             return n == BURST
 
         await eventually(contacts_known, timeout=60)
+        print(f"\nDEBUG contacts known after {time.monotonic() - t0:.1f}s")
 
         # Slow sends, so the kill finds some of them in flight.
         sms.behave(delay_ms=50)
@@ -533,7 +535,14 @@ async def test_nt4_replica_killed_mid_burst_every_confirmation_sent_exactly_once
             n = await db["messages"].count_documents({"_id": {"$in": keys}, "status": "sent"})
             return n == BURST
 
-        await eventually(all_sent, timeout=120, interval=0.5)
+        async def progress() -> bool:
+            n = await db["messages"].count_documents({"_id": {"$in": keys}})
+            s = await db["messages"].count_documents({"_id": {"$in": keys}, "status": "sent"})
+            print(f"DEBUG t={time.monotonic() - began:.1f}s inserted={n} sent={s} received={len(sms.received(SMS_PATH))}")
+            return s == BURST
+
+        print(f"DEBUG killed at {time.monotonic() - began:.1f}s")
+        await eventually(progress, timeout=120, interval=2)
         elapsed = time.monotonic() - began
     finally:
         replica.stop()

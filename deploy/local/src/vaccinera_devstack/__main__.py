@@ -30,6 +30,9 @@ def up(_: argparse.Namespace) -> int:
         print("vaccinera: starting Kafka, FerretDB, stand-ins and seven services ...", flush=True)
         platform.start()
         patients = demo.load(platform.gateway_url, platform.keys)
+        book = demo.open_time_book(platform.gateway_url, platform.keys)
+        citizen = tokens.mint(platform.keys, tokens.citizen_claims("191212121212"), ttl=12 * 3600)
+        dose1 = book.visit_types.get("Covid-19 dos 1, Comirnaty", "?")
         token = tokens.demo_staff_token(platform.keys, Role.NURSE, ttl=12 * 3600)
         infra = platform.ports.infra
         print(
@@ -51,6 +54,15 @@ Vaccinera is running (ready in {time.monotonic() - started:.0f} s).
 Demo data: {len(patients)} patients registered. A nurse's token (12 h), for "Authorize" in the docs:
 
 {token}
+
+Book a time as Tolvan Tolvansson (citizen, BankID) in the docs page: Authorize with
+
+{citizen}
+
+then GET /api/booking/time-books/{book.time_book_id}/free-times?visit_type_id={dose1}
+and POST /api/booking/bookings with {{"time_book_id": "{book.time_book_id}",
+"visit_type_id": "{dose1}", "start": <a free start>, "health_declaration":
+<GET /api/booking/units/unit-centrum/questionnaire, answer each question {{"yes": false}}>}}.
 
 More tokens: ./vaccinera token --role doctor   Stop: Ctrl-C (or kill {os.getpid()}).
 """,

@@ -136,10 +136,21 @@ def staff_token(
     return mint(keys, staff_claims(hsa, [assignment]), ttl=ttl)
 
 
-def demo_staff_token(keys: DevKeys, role: Role, *, ttl: int = 3600) -> str:
-    """A token for the first demo staff member (``idp.directory``) holding ``role``, with all
-    of that person's assignments, as the development identity provider would issue it."""
+def demo_staff_token(
+    keys: DevKeys, role: Role, *, unit_id: str | None = None, ttl: int = 3600
+) -> str:
+    """A token for the first demo staff member (``idp.directory``) holding ``role`` (at
+    ``unit_id`` if given), as the development identity provider would issue it. With a unit,
+    the token carries just that assignment, so no assignment header is needed."""
     from vaccinera_devstack.idp import directory
 
-    member = directory.first_staff_with(role)
-    return mint(keys, staff_claims(member.hsa_id, list(member.assignments)), ttl=ttl)
+    for member in directory.all_staff():
+        matching = [
+            a
+            for a in member.assignments
+            if a.role == role and (unit_id is None or a.unit_id == unit_id)
+        ]
+        if matching:
+            chosen = matching[:1] if unit_id is not None else list(member.assignments)
+            return mint(keys, staff_claims(member.hsa_id, chosen), ttl=ttl)
+    raise LookupError(f"no demo staff member is {role.value} at {unit_id or 'any unit'}")

@@ -164,3 +164,23 @@ DECLARATION: dict[str, Any] = {
         "recent_vaccine": {"yes": False},
     },
 }
+
+
+async def reserve_patient(
+    gw: httpx.AsyncClient, headers: dict[str, str], given_name: str, family_name: str
+) -> str:
+    """A new patient with a reserve number (BK-3), once booking knows of them."""
+    r = await gw.post(
+        "/api/identity/patients/reserve",
+        headers=headers,
+        json={"given_name": given_name, "family_name": family_name},
+    )
+    assert r.status_code == 201, r.text
+    patient_id: str = r.json()["patient_id"]
+
+    async def known() -> bool:
+        r = await gw.get(f"/api/booking/patients/{patient_id}/self-booking", headers=headers)
+        return r.status_code == 200
+
+    await eventually(known)
+    return patient_id

@@ -18,6 +18,7 @@ from tests.booking_support import (
     local,
     make_time_book,
     register_patients,
+    reserve_patient,
 )
 from tests.conftest import citizen_headers, staff_headers
 from vaccinera_contracts.roles import Role
@@ -297,20 +298,7 @@ async def test_bk3_staff_book_a_new_reserve_number_patient_who_manages_by_code(
 ) -> None:
     book = await make_time_book(gw, platform, columns=1)
     booker = staff_headers(platform, Role.BOOKING_ONLY)
-    r = await gw.post(
-        "/api/identity/patients/reserve",
-        headers=booker,
-        json={"given_name": "Okänd", "family_name": "Patient"},
-    )
-    patient_id = r.json()["patient_id"]
-    from tests.booking_support import eventually
-
-    async def known() -> bool:
-        return (
-            await gw.get(f"/api/booking/patients/{patient_id}/self-booking", headers=booker)
-        ).status_code == 200
-
-    await eventually(known)
+    patient_id = await reserve_patient(gw, booker, "Okänd", "Patient")
     start = local(book.day, 9, 0).isoformat()
     r = await gw.post(
         "/api/booking/bookings",
@@ -585,20 +573,7 @@ async def test_bk12_declaration_without_booking_not_for_reserve_numbers(
     )
     assert r.status_code == 201, r.text
     nurse = staff_headers(platform, Role.NURSE)
-    reserve = await gw.post(
-        "/api/identity/patients/reserve",
-        headers=nurse,
-        json={"given_name": "A", "family_name": "B"},
-    )
-    rid = reserve.json()["patient_id"]
-    from tests.booking_support import eventually
-
-    async def known() -> bool:
-        return (
-            await gw.get(f"/api/booking/patients/{rid}/self-booking", headers=nurse)
-        ).status_code == 200
-
-    await eventually(known)
+    rid = await reserve_patient(gw, nurse, "A", "B")
     r = await gw.post(
         f"/api/booking/units/{UNIT}/health-declarations",
         headers=nurse,

@@ -39,11 +39,13 @@ def _body(op: Operation, identifier: str) -> dict[str, Any] | None:
 
 
 def _path(op: Operation, patient_id: str) -> str:
-    return (
-        op.path.replace("{patient_id}", patient_id)
-        .replace("{block_id}", str(uuid.uuid4()))
-        .replace("{consent_id}", str(uuid.uuid4()))
-    )
+    """Real ids where rights depend on them (the patient, the staff's own unit), made-up ones
+    elsewhere: an allowed call may then answer 404 or 422, but never 401 or 403."""
+    path = op.path.replace("{patient_id}", patient_id).replace("{unit_id}", "unit-centrum")
+    path = path.replace("{day}", "2030-01-07")
+    for name in ("block_id", "consent_id", "time_book_id", "visit_type_id", "booking_id"):
+        path = path.replace("{" + name + "}", str(uuid.uuid4()))
+    return path
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ failures and a replica killed mid-burst."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -21,6 +22,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.conftest import staff_headers
 from vaccinera_contracts.envelope import DomainEvent, EventEnvelope, new_envelope
@@ -44,6 +46,7 @@ SMS_PATH = "/sms/v1/messages"
 UNIT = "Vårdcentralen Centrum"
 
 Doc = dict[str, Any]
+Database = AsyncDatabase[Doc]
 
 
 # --- fixtures and helpers ---------------------------------------------------------------------
@@ -60,7 +63,7 @@ async def producer(platform: Platform) -> AsyncIterator[AIOKafkaProducer]:
 
 
 @pytest.fixture(scope="module")
-async def db(platform: Platform) -> AsyncIterator[Any]:
+async def db(platform: Platform) -> AsyncIterator[Database]:
     client: AsyncMongoClient[Doc] = AsyncMongoClient(platform.infra.mongo_url, tz_aware=True)
     yield client["vaccinera_notifications"]
     await client.close()
@@ -72,6 +75,13 @@ def sms(platform: Platform) -> Iterator[StandIn]:
         standin.reset()
         yield standin
         standin.behave()
+
+
+def spans(platform: Platform, service: str) -> list[dict[str, Any]]:
+    assert platform.spans_dir is not None
+    path = platform.spans_dir / f"{service}.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def envelope_bytes(event: DomainEvent) -> tuple[EventEnvelope, bytes]:
@@ -146,7 +156,7 @@ def whole_seconds(moment: datetime) -> datetime:
 
 
 async def with_contact(
-    producer: AIOKafkaProducer, db: Any, patient_id: str, mobile: str | None
+    producer: AIOKafkaProducer, db: Database, patient_id: str, mobile: str | None
 ) -> None:
     await publish(producer, ContactDetailsChanged(patient_id=patient_id, mobile=mobile, email=None))
 
@@ -157,18 +167,18 @@ async def with_contact(
     await eventually(projected)
 
 
-async def messages_of(db: Any, patient_id: str) -> list[Doc]:
+async def messages_of(db: Database, patient_id: str) -> list[Doc]:
     docs: list[Doc] = await db["messages"].find({"patient_id": patient_id}).to_list()
     return sorted(docs, key=lambda d: (d["due_at"], d["_id"]))
 
 
-async def message(db: Any, message_id: str) -> Doc:
+async def message(db: Database, message_id: str) -> Doc:
     doc: Doc | None = await db["messages"].find_one({"_id": message_id})
     assert doc is not None, message_id
     return doc
 
 
-async def wait_status(db: Any, message_id: str, status: str, timeout: float = 20) -> Doc:  # noqa: ASYNC109
+async def wait_status(db: Database, message_id: str, status: str, timeout: float = 20) -> Doc:  # noqa: ASYNC109
     async def reached() -> bool:
         doc = await db["messages"].find_one({"_id": message_id})
         return doc is not None and doc["status"] == status
@@ -193,7 +203,7 @@ def keyed(sms: StandIn, key: str, *, include_rejected: bool = False) -> list[Req
 
 
 async def test_nt1_confirmation_reminders_rebooking_and_cancellation(
-    platform: Platform, producer: AIOKafkaProducer, db: Any, sms: StandIn
+    platform: Platform, producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
     patient, mobile = new_patient(), new_mobile()
     await with_contact(producer, db, patient, mobile)
@@ -212,6 +222,14 @@ async def test_nt1_confirmation_reminders_rebooking_and_cancellation(
     assert text.startswith(f"Välkommen till {UNIT} ")
     assert f"Bokningsnummer {created.reference}, kod {created.manage_code}." in text
     assert confirmation["provider_message_id"] and confirmation["sent_at"]
+    # The send joins the trace of the event's handling.
+    trace_id = record["headers"]["traceparent"].split("-")[1]
+    handled = [
+        s
+        for s in spans(platform, "notifications")
+        if s["name"] == "vaccinera.booking.v1 process booking.BookingCreated"
+    ]
+    assert trace_id in {s["context"]["trace_id"].removeprefix("0x") for s in handled}
 
     # Reminders 24 h and 2 h before the dose-1 visit, waiting.
     reminders = [m for m in await messages_of(db, patient) if m["kind"] == "reminder"]
@@ -280,7 +298,7 @@ async def test_nt1_confirmation_reminders_rebooking_and_cancellation(
 
 
 async def test_nt1_reminder_goes_out_when_due_and_not_for_other_visits(
-    producer: AIOKafkaProducer, db: Any, sms: StandIn
+    producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
     patient, mobile = new_patient(), new_mobile()
     await with_contact(producer, db, patient, mobile)
@@ -299,11 +317,34 @@ async def test_nt1_reminder_goes_out_when_due_and_not_for_other_visits(
     assert not await db["messages"].find_one({"_id": f"{other_id}:reminder-2h"})
 
 
+async def test_nt1_cancellation_of_a_booking_never_seen_before_is_still_sent(
+    producer: AIOKafkaProducer, db: Database, sms: StandIn
+) -> None:
+    # E.g. booked before this service kept bookings: the cancellation still reaches the patient.
+    patient, mobile = new_patient(), new_mobile()
+    await with_contact(producer, db, patient, mobile)
+    unknown = booking(patient, datetime.now(UTC) + timedelta(days=1))
+    (event_id,) = await publish(
+        producer,
+        BookingCancelled(
+            patient_id=patient,
+            booking_id=unknown.booking_id,
+            reference=unknown.reference,
+            visit=unknown.visit,
+            cancelled_by="staff",
+        ),
+    )
+    await wait_status(db, f"{event_id}:cancelled", "sent")
+    state = await db["bookings"].find_one({"_id": unknown.booking_id})
+    assert state is not None and state["cancelled"] is True
+    assert len(sent_to(sms, mobile)) == 1
+
+
 # --- NT-2 ---------------------------------------------------------------------------------------
 
 
 async def test_nt2_no_sms_without_a_mobile_number(
-    producer: AIOKafkaProducer, db: Any, sms: StandIn
+    producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
     never_given, removed = new_patient(), new_patient()
     await with_contact(producer, db, removed, new_mobile())
@@ -317,7 +358,7 @@ async def test_nt2_no_sms_without_a_mobile_number(
 
 
 async def test_nt2_never_an_sms_to_a_protected_patient(
-    producer: AIOKafkaProducer, db: Any, sms: StandIn
+    producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
     patient, mobile = new_patient(), new_mobile()
     await with_contact(producer, db, patient, mobile)
@@ -340,7 +381,7 @@ async def test_nt2_never_an_sms_to_a_protected_patient(
 
 
 async def test_nt3_mass_cancellation_one_sms_per_patient_with_the_units_text(
-    producer: AIOKafkaProducer, db: Any, sms: StandIn
+    producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
     anna, bo = new_patient(), new_patient()
     anna_mobile, bo_mobile = new_mobile(), new_mobile()
@@ -384,7 +425,7 @@ async def test_nt3_mass_cancellation_one_sms_per_patient_with_the_units_text(
 
     await eventually(all_cancelled)
     await asyncio.sleep(1)  # room for any extra message to show up
-    received = sms.received(SMS_PATH)
+    received = sent_to(sms, anna_mobile) + sent_to(sms, bo_mobile)
     assert sorted((r["body"]["to"], r["body"]["text"]) for r in received) == sorted(
         [(anna_mobile, unit_text), (bo_mobile, unit_text)]
     )
@@ -399,7 +440,7 @@ async def test_nt3_mass_cancellation_one_sms_per_patient_with_the_units_text(
 
 
 async def test_nt4_duplicate_delivery_of_an_event_sends_one_sms(
-    producer: AIOKafkaProducer, db: Any, sms: StandIn
+    producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
     patient, mobile = new_patient(), new_mobile()
     await with_contact(producer, db, patient, mobile)
@@ -429,7 +470,7 @@ async def test_nt4_duplicate_delivery_of_an_event_sends_one_sms(
 
 
 async def test_nt4_provider_failures_are_retried_and_delivered_once(
-    producer: AIOKafkaProducer, db: Any, sms: StandIn
+    producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
     patient, mobile = new_patient(), new_mobile()
     await with_contact(producer, db, patient, mobile)
@@ -439,13 +480,17 @@ async def test_nt4_provider_failures_are_retried_and_delivered_once(
     )
     key = f"{event_id}:confirmation"
     sent = await wait_status(db, key, "sent", timeout=30)
-    assert sent["attempts"] == 4
-    assert [r["status"] for r in keyed(sms, key, include_rejected=True)] == [503, 503, 503, 202]
-    assert len(keyed(sms, key)) == 1
+    assert len(keyed(sms, key)) == 1  # delivered once
+    tries = [r["status"] for r in keyed(sms, key, include_rejected=True)]
+    # All three failures hit this message, unless another test's message (say a reminder
+    # coming due) took one of them.
+    others = len(sms.rejected(SMS_PATH)) - tries.count(503)
+    assert tries == [503] * (3 - others) + [202]
+    assert sent["attempts"] == len(tries) == 4 - others
 
 
 async def test_nt4_provider_refusal_fails_at_once(
-    producer: AIOKafkaProducer, db: Any, sms: StandIn
+    producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
     patient = new_patient()
     await with_contact(producer, db, patient, new_mobile())
@@ -461,7 +506,7 @@ BURST = 500
 
 
 async def test_nt4_replica_killed_mid_burst_every_confirmation_sent_exactly_once(
-    platform: Platform, producer: AIOKafkaProducer, db: Any, sms: StandIn
+    platform: Platform, producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
     # A second replica beside the platform's, with a short lease so its claims are taken
     # over quickly once it is killed.
@@ -482,7 +527,6 @@ async def test_nt4_replica_killed_mid_burst_every_confirmation_sent_exactly_once
     replica.start()
     try:
         await asyncio.to_thread(wait_ready, replica, f"http://127.0.0.1:{port}", 60)
-        t0 = time.monotonic()
         patients = [new_patient() for _ in range(BURST)]
         mobiles = {p: new_mobile() for p in patients}
         pending = []
@@ -499,7 +543,6 @@ async def test_nt4_replica_killed_mid_burst_every_confirmation_sent_exactly_once
             return n == BURST
 
         await eventually(contacts_known, timeout=60)
-        print(f"\nDEBUG contacts known after {time.monotonic() - t0:.1f}s")
 
         # Slow sends, so the kill finds some of them in flight.
         sms.behave(delay_ms=50)
@@ -520,9 +563,9 @@ async def test_nt4_replica_killed_mid_burst_every_confirmation_sent_exactly_once
         publishing = asyncio.create_task(burst())
 
         async def some_sent() -> bool:
-            return len(sms.received(SMS_PATH)) >= BURST // 5
+            return len(sms.received(SMS_PATH)) >= BURST // 10
 
-        await eventually(some_sent, timeout=60, interval=0.05)
+        await eventually(some_sent, timeout=60, interval=0.2)
         assert replica.pid is not None
         os.kill(replica.pid, signal.SIGKILL)
         killed_after = len(sms.received(SMS_PATH))
@@ -535,14 +578,7 @@ async def test_nt4_replica_killed_mid_burst_every_confirmation_sent_exactly_once
             n = await db["messages"].count_documents({"_id": {"$in": keys}, "status": "sent"})
             return n == BURST
 
-        async def progress() -> bool:
-            n = await db["messages"].count_documents({"_id": {"$in": keys}})
-            s = await db["messages"].count_documents({"_id": {"$in": keys}, "status": "sent"})
-            print(f"DEBUG t={time.monotonic() - began:.1f}s inserted={n} sent={s} received={len(sms.received(SMS_PATH))}")
-            return s == BURST
-
-        print(f"DEBUG killed at {time.monotonic() - began:.1f}s")
-        await eventually(progress, timeout=120, interval=2)
+        await eventually(all_sent, timeout=120, interval=0.5)
         elapsed = time.monotonic() - began
     finally:
         replica.stop()
@@ -558,5 +594,8 @@ async def test_nt4_replica_killed_mid_burst_every_confirmation_sent_exactly_once
         f"\n{BURST} confirmations in {elapsed:.1f}s; replica killed after {killed_after} "
         f"sends; {replays} provider replays of resent messages"
     )
-    texts_to = {r["body"]["to"] for r in records}
-    assert texts_to == set(mobiles.values())
+    assert {r["body"]["to"] for r in records} == set(mobiles.values())
+    # Neither numbers nor texts in the replicas' logs.
+    logs = "\n".join(p.read_text() for p in (platform.base_dir / "logs").glob("notifications*"))
+    assert "lkommen till" not in logs
+    assert not [m for m in mobiles.values() if m in logs or "0" + m[3:] in logs]

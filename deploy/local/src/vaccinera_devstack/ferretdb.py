@@ -20,7 +20,7 @@ from vaccinera_devstack.process import ManagedProcess, ProcessError, require_fre
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 FERRETDB_VERSION = "v1.24.2"
 # Bump when the patch applied at build time changes, so cached binaries are rebuilt.
-PATCH_LEVEL = "atomic-1"
+PATCH_LEVEL = "atomic-1-idpushdown-1"
 _PATCH_SOURCE = Path(__file__).resolve().parents[2] / "ferretdb" / "vaccinera_atomic.go"
 # Where the lock goes: (file, the line that opens the function or statement, replacement).
 _LOCK_SITES = (
@@ -36,6 +36,14 @@ _LOCK_SITES = (
         "params *common.FindAndModifyParams) (*findAndModifyResult, error) {\n",
         "\tdefer vaccineraLock(params.DB, params.Collection)()\n",
     ),
+)
+# Let SQLite find a document by primary key whenever the filter names a plain ``_id``, not only
+# when ``_id`` is all it names: the handler filters the result again in Go, so this only saves
+# scanning the whole collection for updates like {_id, version} (the outbox, optimistic writes).
+_ID_PUSHDOWN = (
+    "internal/backends/sqlite/collection.go",
+    '\tif params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n',
+    '\tif params.Filter != nil {\n\t\tv, _ := params.Filter.Get("_id")\n',
 )
 _DELETE_SITE = (
     "internal/handler/msg_delete.go",
@@ -149,6 +157,12 @@ def _make_single_document_writes_atomic(source: Path) -> None:
     text = path.read_text()
     if text.count(anchor) != 1:
         raise RuntimeError(f"ferretdb: cannot patch {relative}: anchor not found once")
+    path.write_text(text.replace(anchor, replacement))
+    relative, anchor, replacement = _ID_PUSHDOWN
+    path = source / relative
+    text = path.read_text()
+    if text.count(anchor) != 2:  # Query and Explain
+        raise RuntimeError(f"ferretdb: cannot patch {relative}: _id pushdown anchor changed")
     path.write_text(text.replace(anchor, replacement))
 
 

@@ -111,14 +111,20 @@ class Platform:
             )
         return env
 
-    def service_process(self, name: str, *, replica: int = 0) -> ManagedProcess:
+    def service_process(
+        self, name: str, *, replica: int = 0, port: int | None = None
+    ) -> ManagedProcess:
+        """The process of a service; ``replica`` > 0 makes another replica, on ``port``."""
         module = GATEWAY_MODULE if name == "gateway" else SERVICE_MODULES[name]
         suffix = f"-{replica}" if replica else ""
+        env = self.service_env(name)
+        if replica:
+            env["VACCINERA_HTTP_PORT"] = str(port or free_port())
         return ManagedProcess(
             f"{name}{suffix}",
             [sys.executable, "-m", module],
             self.base_dir / "logs" / f"{name}{suffix}.log",
-            env=self.service_env(name),
+            env=env,
         )
 
     def start(self, timeout: float = 120.0) -> None:

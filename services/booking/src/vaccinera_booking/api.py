@@ -151,6 +151,12 @@ def _visit_type(doc: Doc, visit_type_id: str) -> domain.VisitType:
     raise domain.invalid("visit_type_id", "unknown", f"No visit type {visit_type_id} here.")
 
 
+def _columns(doc: Doc, visit_type: domain.VisitType) -> int:
+    return int(
+        next((r["columns"] for r in doc["resources"] if r["resource"] == visit_type.resource), 0)
+    )
+
+
 def _time_book_out(doc: Doc, include_deleted: bool = True) -> TimeBookOut:
     return TimeBookOut(
         time_book_id=doc["_id"],
@@ -699,7 +705,9 @@ async def book(
         domain.check_answers(
             questionnaire, body.health_declaration.version, body.health_declaration.answers
         )
-    candidates = await ctx.slots.at(doc["_id"], visit_type.resource, start)
+    candidates = await ctx.slots.at(
+        doc["_id"], visit_type.resource, start, _columns(doc, visit_type)
+    )
     if not candidates:
         if start <= _now():
             raise domain.invalid("start", "in_past", "This time has already passed.")
@@ -867,7 +875,9 @@ async def _rebook(
     start = _aware(start, "start")
     candidates = [
         s
-        for s in await ctx.slots.at(doc["_id"], visit_type.resource, start)
+        for s in await ctx.slots.at(
+            doc["_id"], visit_type.resource, start, _columns(doc, visit_type)
+        )
         if s["_id"] != b["active_slot"]
     ]
     if not candidates:

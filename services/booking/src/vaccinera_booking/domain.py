@@ -78,7 +78,12 @@ class SlotSpec:
     end: datetime
 
     def key(self, time_book_id: str) -> str:
-        return f"{time_book_id}:{self.resource}:{self.column}:{self.start:%Y%m%dT%H%M}"
+        return slot_key(time_book_id, self.resource, self.column, self.start)
+
+
+def slot_key(time_book_id: str, resource: str, column: int, start: datetime) -> str:
+    """A slot's id says where it is, so a booking finds its candidates by primary key."""
+    return f"{time_book_id}:{resource}:{column}:{start.astimezone(UTC):%Y%m%dT%H%M}"
 
 
 @dataclass(frozen=True)

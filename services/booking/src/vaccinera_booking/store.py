@@ -15,7 +15,7 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from vaccinera_booking.domain import SlotSpec
+from vaccinera_booking.domain import SlotSpec, slot_key
 from vaccinera_contracts.envelope import DomainEvent
 from vaccinera_contracts.events import (
     ArrivalRegistered,
@@ -146,11 +146,18 @@ class SlotStore:
             await self.collection.insert_many(docs[i : i + 1000], ordered=False)
         return len(docs)
 
-    async def at(self, time_book_id: str, resource: str, start: datetime) -> list[Doc]:
-        return await self.collection.find(
-            {"time_book_id": time_book_id, "resource": resource, "start": start, "status": "open"},
-            sort=[("column", 1)],
-        ).to_list()
+    async def at(
+        self, time_book_id: str, resource: str, start: datetime, columns: int
+    ) -> list[Doc]:
+        """The open slots at ``start``, column 1 first, each found by its id."""
+        found = []
+        for column in range(1, columns + 1):
+            doc = await self.collection.find_one(
+                {"_id": slot_key(time_book_id, resource, column, start)}
+            )
+            if doc is not None and doc["status"] == "open":
+                found.append(doc)
+        return found
 
     async def set_status(self, ids: Sequence[str], status: str, label: str | None = None) -> None:
         if ids:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,7 +64,8 @@ class Sender:
         self._sends: set[asyncio.Task[None]] = set()
         self.outcomes = Counter(
             "vaccinera_sms_messages",
-            "Text messages by kind and final outcome (sent, failed, withdrawn, skipped, retry)",
+            "Text messages by kind and outcome: sent, failed, withdrawn, skipped, or retry "
+            "(one per failed attempt that will be tried again)",
             ["kind", "outcome"],
             registry=service.metrics.registry,
         )
@@ -99,25 +99,27 @@ class Sender:
             except PyMongoError as exc:
                 log.warning("sender: database unavailable (%s), retrying", type(exc).__name__)
                 claimed = 0
+            except Exception as exc:  # the worker must outlive any one bad round
+                log.warning("sender: claiming failed (%s), retrying", type(exc).__name__)
+                claimed = 0
             if claimed == free:
                 continue  # probably more due: claim again as soon as a slot is free
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self.settings.sender_poll_interval)
 
     async def _claim(self, free: int) -> int:
+        """Claim up to ``free`` due messages and start sending them; returns how many."""
         now = datetime.now(UTC)
-        candidates = await self.messages.claimable(now, limit=free * 2)
-        # Replicas look at the same candidates; a different order makes them collide less.
-        random.shuffle(candidates)
+        # A read first: claiming takes the collection's write lock even when nothing is due.
+        if not await self.messages.any_due(now):
+            return 0
         claimed = 0
-        for message_id in candidates:
-            if claimed == free:
-                break
-            taken = await self.messages.claim(message_id, self.owner, now, self.lease)
+        while claimed < free:
+            taken = await self.messages.claim(self.owner, now, self.lease)
             if taken is None:
-                continue  # another replica was first
+                break
             claimed += 1
-            task = asyncio.create_task(self._deliver(taken), name=f"sms-{message_id}")
+            task = asyncio.create_task(self._deliver(taken), name=f"sms-{taken.message.message_id}")
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
         return claimed

@@ -174,19 +174,16 @@ class MessageStore:
 
     # --- the sender's side -------------------------------------------------------------------
 
-    async def claimable(self, now: datetime, limit: int) -> list[str]:
-        docs = await self.collection.find(
-            _claimable(now), {"_id": 1}, sort=[("next_attempt_at", ASCENDING)], limit=limit
-        ).to_list()
-        return [str(d["_id"]) for d in docs]
+    async def any_due(self, now: datetime) -> bool:
+        """A read (no write lock) to see whether claiming is worth trying."""
+        return await self.collection.find_one(_claimable(now), {"_id": 1}) is not None
 
-    async def claim(
-        self, message_id: str, owner: str, now: datetime, lease: timedelta
-    ) -> Claimed | None:
-        """Atomically take one message for sending (compare-and-set on its state); None if
-        another replica took it first or it is no longer due."""
+    async def claim(self, owner: str, now: datetime, lease: timedelta) -> Claimed | None:
+        """Atomically take one due message for sending (``scheduled`` and due, or ``sending``
+        with its lease run out), marking it ``sending`` for ``owner``; None if none is due.
+        Replicas each get a different message: the find and the update are one operation."""
         doc = await self.collection.find_one_and_update(
-            {"_id": message_id, **_claimable(now)},
+            _claimable(now),
             {
                 "$set": {"status": "sending", "claimed_by": owner, "claimed_until": now + lease},
                 "$inc": {"attempts": 1},
@@ -195,13 +192,14 @@ class MessageStore:
         )
         if doc is None:
             return None
-        return Claimed(_message(doc), int(doc["attempts"]), dict(doc.get("trace") or {}))
+        trace = {"traceparent": doc["traceparent"]} if doc.get("traceparent") else {}
+        return Claimed(_message(doc), int(doc["attempts"]), trace)
 
     async def finish(self, message_id: str, owner: str, fields: Mapping[str, Any]) -> bool:
         """Record the outcome, if this replica still holds the claim."""
         result = await self.collection.update_one(
             {"_id": message_id, "status": "sending", "claimed_by": owner},
-            {"$set": {**fields, "claimed_by": None, "claimed_until": None}},
+            {"$set": dict(fields), "$unset": {"claimed_by": "", "claimed_until": ""}},
         )
         return result.modified_count == 1
 
@@ -210,12 +208,8 @@ class MessageStore:
         result = await self.collection.update_one(
             {"_id": message_id, "status": "sending", "claimed_by": owner},
             {
-                "$set": {
-                    "status": "scheduled",
-                    "next_attempt_at": until,
-                    "claimed_by": None,
-                    "claimed_until": None,
-                },
+                "$set": {"status": "scheduled", "next_attempt_at": until},
+                "$unset": {"claimed_by": "", "claimed_until": ""},
                 "$inc": {"attempts": -1},
             },
         )
@@ -223,7 +217,9 @@ class MessageStore:
 
 
 def _document(message: Message, trace: Mapping[str, str]) -> Document:
-    return {
+    # Fields appear once they have a value: FerretDB decodes every field of every document on
+    # each write to the collection, so lean documents keep the sender fast.
+    doc: Document = {
         "_id": message.message_id,
         "event_id": message.event_id,
         "patient_id": message.patient_id,
@@ -232,18 +228,16 @@ def _document(message: Message, trace: Mapping[str, str]) -> Document:
         "text": message.text,
         "due_at": message.due_at,
         "created_at": message.created_at,
-        "visit_start": message.visit_start,
         "status": "scheduled",
         "attempts": 0,
         "next_attempt_at": message.due_at,
-        "claimed_by": None,
-        "claimed_until": None,
-        "provider_message_id": None,
-        "sent_at": None,
-        "last_error": None,
-        # The trigger's trace context: the send joins the booking's trace.
-        "trace": dict(trace),
     }
+    if message.visit_start is not None:
+        doc["visit_start"] = message.visit_start
+    if trace.get("traceparent"):
+        # The trigger's trace context: the send joins the booking's trace.
+        doc["traceparent"] = trace["traceparent"]
+    return doc
 
 
 def _message(doc: Document) -> Message:

@@ -43,7 +43,9 @@ class ServiceSettings(HttpSettings):
     )
 
     consumer_max_attempts: int = Field(default=3, ge=1)
-    relay_poll_interval: float = Field(default=0.25, gt=0)
+    # A local write wakes the relay at once; polling only finds what a crash left behind, and
+    # on FerretDB each poll scans the outbox collections, so it is kept slow.
+    relay_poll_interval: float = Field(default=2.0, gt=0)
     relay_lease_seconds: float = Field(default=5.0, gt=0)
 
     @property

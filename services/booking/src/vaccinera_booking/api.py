@@ -4,6 +4,8 @@ staff act only on their own unit (AC-5); patient data reads and writes go to the
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -668,12 +670,41 @@ def _booking_out(b: Doc) -> BookingOut:
     )
 
 
+# Losers of a rush all ask for the next free times at once; they share one short-lived answer
+# (computed once, awaited by the others) instead of each scanning the time book. It is a hint:
+# the next try may lose too.
+_NEXT_FREE: dict[tuple[str, str, datetime], tuple[float, asyncio.Future[list[FreeTime]]]] = {}
+_NEXT_FREE_SECONDS = 1.0
+
+
 async def _taken(
     ctx: Ctx, time_book_id: str, visit_type: domain.VisitType, start: datetime
 ) -> domain.BookingTaken:
-    later = await _free(
-        ctx, time_book_id, visit_type, start, start + timedelta(days=ctx.settings.next_free_days), 5
-    )
+    key = (time_book_id, visit_type.visit_type_id, start)
+    cached = _NEXT_FREE.get(key)
+    if cached is None or cached[0] <= time.monotonic():
+        if len(_NEXT_FREE) > 10_000:
+            _NEXT_FREE.clear()
+        future: asyncio.Future[list[FreeTime]] = asyncio.get_running_loop().create_future()
+        _NEXT_FREE[key] = (time.monotonic() + _NEXT_FREE_SECONDS, future)
+        try:
+            future.set_result(
+                await _free(
+                    ctx,
+                    time_book_id,
+                    visit_type,
+                    start,
+                    start + timedelta(days=ctx.settings.next_free_days),
+                    5,
+                )
+            )
+        except Exception as exc:
+            _NEXT_FREE.pop(key, None)
+            future.set_exception(exc)
+            raise
+        later = future.result()
+    else:
+        later = await asyncio.shield(cached[1])
     return domain.BookingTaken(
         "That time was just taken in every column. Choose one of the next free times.",
         extra={"next_free_times": [t.start.isoformat() for t in later]},

@@ -9,4 +9,4 @@ class Settings(ServiceSettings):
     # patient's registration event: a user-facing read of authoritative data.
     identity_url: str = "http://127.0.0.1:8001"
     # How far ahead a lost race looks for the next free times (BK-4).
-    next_free_days: int = 14
+    next_free_days: int = 2

@@ -109,7 +109,11 @@ class Upstreams:
 
     def __init__(self, urls: dict[str, str], timeout: float) -> None:
         self.urls = urls
-        self.client = httpx.AsyncClient(timeout=timeout)
+        # A rush is many requests at once: the gateway's pool must not be the queue.
+        self.client = httpx.AsyncClient(
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+        )
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
         async def one(name: str, base: str) -> tuple[str, dict[str, Any]]:

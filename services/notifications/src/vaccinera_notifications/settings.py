@@ -21,7 +21,8 @@ class Settings(ServiceSettings):
     reminder_lead_hours: list[float] = Field(default_factory=lambda: [24.0, 2.0])
 
     # The sender worker (NT-4).
-    sender_poll_interval: float = Field(default=0.2, gt=0)
+    # Handlers wake the sender at once; polling only finds reminders falling due.
+    sender_poll_interval: float = Field(default=1.0, gt=0)
     # How long a claim holds; a claim older than this was abandoned (crashed replica).
     sender_lease_seconds: float = Field(default=30.0, gt=0)
     sender_max_attempts: int = Field(default=10, ge=1)

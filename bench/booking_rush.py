@@ -250,8 +250,12 @@ async def main(levels: list[int], per_level: int) -> None:
                     gw, p.keys, tb, visit_type, starts, patients, level
                 )
                 results.append(result)
-            await asyncio.sleep(10)  # let the last level's SMS arrive
+            # Let the last level's confirmations arrive (the sender works through every level's).
+            deadline = time.monotonic() + 180
             sms = sms_latencies(p, confirmed)
+            while len(sms) < len(confirmed) and time.monotonic() < deadline:
+                await asyncio.sleep(2)
+                sms = sms_latencies(p, confirmed)
         raw = await raw_store_rate(p.infra.mongo_url, max(levels), per_level)
     print(
         f"\nmachine: {machine.machine()}, {__import__('os').cpu_count()} cores, Python {machine.python_version()}"

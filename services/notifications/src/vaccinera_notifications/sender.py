@@ -110,14 +110,12 @@ class Sender:
     async def _claim(self, free: int) -> int:
         """Claim up to ``free`` due messages and start sending them; returns how many."""
         now = datetime.now(UTC)
-        # A read first: claiming takes the collection's write lock even when nothing is due.
-        if not await self.messages.any_due(now):
-            return 0
+        # One read for the candidates; each claim is then a write by id (no scan under the lock).
         claimed = 0
-        while claimed < free:
-            taken = await self.messages.claim(self.owner, now, self.lease)
+        for message_id in await self.messages.due(now, free):
+            taken = await self.messages.claim(message_id, self.owner, now, self.lease)
             if taken is None:
-                break
+                continue  # another replica took it
             claimed += 1
             task = asyncio.create_task(self._deliver(taken), name=f"sms-{taken.message.message_id}")
             self._sends.add(task)

@@ -174,16 +174,20 @@ class MessageStore:
 
     # --- the sender's side -------------------------------------------------------------------
 
-    async def any_due(self, now: datetime) -> bool:
-        """A read (no write lock) to see whether claiming is worth trying."""
-        return await self.collection.find_one(_claimable(now), {"_id": 1}) is not None
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        """Ids of messages that may be claimed now (one read; claiming is per id)."""
+        docs = await self.collection.find(_claimable(now), {"_id": 1}, limit=limit).to_list()
+        return [str(d["_id"]) for d in docs]
 
-    async def claim(self, owner: str, now: datetime, lease: timedelta) -> Claimed | None:
-        """Atomically take one due message for sending (``scheduled`` and due, or ``sending``
-        with its lease run out), marking it ``sending`` for ``owner``; None if none is due.
-        Replicas each get a different message: the find and the update are one operation."""
+    async def claim(
+        self, message_id: str, owner: str, now: datetime, lease: timedelta
+    ) -> Claimed | None:
+        """Atomically take this message for sending if it is still claimable (``scheduled``
+        and due, or ``sending`` with its lease run out), marking it ``sending`` for ``owner``;
+        None if another replica was first. The condition and the update are one operation,
+        found by id so the database does not scan for it."""
         doc = await self.collection.find_one_and_update(
-            _claimable(now),
+            {"_id": message_id, **_claimable(now)},
             {
                 "$set": {"status": "sending", "claimed_by": owner, "claimed_until": now + lease},
                 "$inc": {"attempts": 1},

@@ -184,3 +184,24 @@ async def reserve_patient(
 
     await eventually(known)
     return patient_id
+
+
+async def book_for(
+    gw: httpx.AsyncClient,
+    headers: dict[str, str],
+    time_book_id: str,
+    visit_type_id: str,
+    start: str,
+    patient_id: str,
+) -> httpx.Response:
+    """Staff book ``start`` for a patient (BK-3)."""
+    return await gw.post(
+        "/api/booking/bookings",
+        headers=headers,
+        json={
+            "time_book_id": time_book_id,
+            "visit_type_id": visit_type_id,
+            "start": start,
+            "patient_id": patient_id,
+        },
+    )

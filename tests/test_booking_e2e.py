@@ -13,6 +13,7 @@ import pytest
 from tests.booking_support import (
     DECLARATION,
     UNIT,
+    book_for,
     day_range,
     future_weekday,
     local,
@@ -300,16 +301,7 @@ async def test_bk3_staff_book_a_new_reserve_number_patient_who_manages_by_code(
     booker = staff_headers(platform, Role.BOOKING_ONLY)
     patient_id = await reserve_patient(gw, booker, "Okänd", "Patient")
     start = local(book.day, 9, 0).isoformat()
-    r = await gw.post(
-        "/api/booking/bookings",
-        headers=booker,
-        json={
-            "time_book_id": book.time_book_id,
-            "visit_type_id": book.dose1,
-            "start": start,
-            "patient_id": patient_id,
-        },
-    )
+    r = await book_for(gw, booker, book.time_book_id, book.dose1, start, patient_id)
     assert r.status_code == 201, r.text
     booking = r.json()
     # The code reaches the patient only by SMS; read it from the event, as the SMS does.
@@ -358,29 +350,11 @@ async def test_bk4_a_time_takes_the_first_free_column_and_a_full_time_says_what_
     start = local(book.day, 10, 0).isoformat()
     columns = []
     for pid in patients[:2]:
-        r = await gw.post(
-            "/api/booking/bookings",
-            headers=nurse,
-            json={
-                "time_book_id": book.time_book_id,
-                "visit_type_id": book.dose1,
-                "start": start,
-                "patient_id": pid,
-            },
-        )
+        r = await book_for(gw, nurse, book.time_book_id, book.dose1, start, pid)
         assert r.status_code == 201, r.text
         columns.append(r.json()["column"])
     assert columns == [1, 2]
-    r = await gw.post(
-        "/api/booking/bookings",
-        headers=nurse,
-        json={
-            "time_book_id": book.time_book_id,
-            "visit_type_id": book.dose1,
-            "start": start,
-            "patient_id": patients[2],
-        },
-    )
+    r = await book_for(gw, nurse, book.time_book_id, book.dose1, start, patients[2])
     assert (r.status_code, r.json()["code"]) == (409, "time_taken")
     assert r.json()["next_free_times"][0].startswith(
         local(book.day, 10, 5).astimezone().isoformat()[:10]
@@ -436,15 +410,8 @@ async def test_bk6_mass_cancellation_cancels_the_range_and_closes_the_times(
     patients = await register_patients(gw, platform, 3, seed=109, mobiles=False)
     nurse = staff_headers(platform, Role.NURSE)
     for pid, (hh, mm) in zip(patients, ((9, 0), (9, 0), (11, 0)), strict=True):
-        r = await gw.post(
-            "/api/booking/bookings",
-            headers=nurse,
-            json={
-                "time_book_id": book.time_book_id,
-                "visit_type_id": book.dose1,
-                "start": local(book.day, hh, mm).isoformat(),
-                "patient_id": pid,
-            },
+        r = await book_for(
+            gw, nurse, book.time_book_id, book.dose1, local(book.day, hh, mm).isoformat(), pid
         )
         assert r.status_code == 201, r.text
     r = await gw.post(
@@ -483,15 +450,8 @@ async def test_bk7_visit_type_with_future_bookings_cannot_be_deleted_but_renamed
     (pid,) = await register_patients(gw, platform, 1, seed=113, mobiles=False)
     admin = staff_headers(platform, Role.TIME_BOOK_ADMIN)
     nurse = staff_headers(platform, Role.NURSE)
-    r = await gw.post(
-        "/api/booking/bookings",
-        headers=nurse,
-        json={
-            "time_book_id": book.time_book_id,
-            "visit_type_id": book.dose2,
-            "start": local(book.day, 9, 0).isoformat(),
-            "patient_id": pid,
-        },
+    r = await book_for(
+        gw, nurse, book.time_book_id, book.dose2, local(book.day, 9, 0).isoformat(), pid
     )
     booking = r.json()
     r = await gw.delete(
@@ -528,15 +488,8 @@ async def test_bk9_bk11_notes_arrival_and_unit_scoping(
         json={"text": "Extra personal på plats 9-12"},
     )
     assert r.json()["note"] == "Extra personal på plats 9-12"
-    r = await gw.post(
-        "/api/booking/bookings",
-        headers=nurse,
-        json={
-            "time_book_id": book.time_book_id,
-            "visit_type_id": book.dose1,
-            "start": local(book.day, 9, 0).isoformat(),
-            "patient_id": pid,
-        },
+    r = await book_for(
+        gw, nurse, book.time_book_id, book.dose1, local(book.day, 9, 0).isoformat(), pid
     )
     booking = r.json()
     r = await gw.post(f"/api/booking/bookings/{booking['booking_id']}/arrival", headers=nurse)

@@ -1,5 +1,7 @@
-"""The kit over the real Kafka and FerretDB: outbox relay survives a crash, consumers are
-idempotent, poison messages are parked on the dead-letter topic and the consumer goes on."""
+"""The kit over the real Kafka and PostgreSQL: a unit of work commits state and events together,
+the outbox relay loses nothing across a kill -9 and two relays never publish an event twice,
+consumers have exactly one effect per event, poison messages are parked on the dead-letter topic
+and the consumer goes on."""
 
 from __future__ import annotations
 
@@ -7,11 +9,13 @@ import asyncio
 import json
 import sys
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select
 
 import kit_test_app as app
 from vaccinera_contracts.envelope import new_envelope
@@ -20,25 +24,33 @@ from vaccinera_devstack.infra import Infrastructure
 from vaccinera_devstack.kafka import ensure_topics
 from vaccinera_devstack.testing import eventually, read_topic
 from vaccinera_kit.app import Service
-from vaccinera_kit.database import ensure_indexes
-from vaccinera_kit.outbox import OUTBOX, OUTBOX_PENDING
+from vaccinera_kit.database import service_metadata
 
 pytestmark = pytest.mark.infra
 HERE = Path(__file__).parent
+outbox = service_metadata().tables["outbox"]
 
 
 @pytest.fixture
-async def service(infra: Infrastructure) -> AsyncIterator[Service]:
-    svc = app.build(infra.kafka_bootstrap, infra.mongo_url, consumer_max_attempts=2)
+async def database_url(infra: Infrastructure) -> str:
+    return infra.database_url(f"kit-{uuid.uuid4().hex[:8]}")
+
+
+async def started(svc: Service) -> Service:
     await ensure_topics(
-        infra.kafka_bootstrap, [app.TOPIC, dead_letter_topic(svc.settings.service_name)]
+        svc.settings.kafka_bootstrap, [app.TOPIC, dead_letter_topic(svc.settings.service_name)]
     )
-    await ensure_indexes(svc.db, svc.spec.collections)
+    await svc.migrate()
+    return svc
+
+
+@pytest.fixture
+async def service(infra: Infrastructure, database_url: str) -> AsyncIterator[Service]:
+    svc = await started(app.build(infra.kafka_bootstrap, database_url, consumer_max_attempts=2))
     yield svc
     await svc.relay.stop()
     await svc.broker.stop()
-    await svc.client.drop_database(svc.settings.database_name)
-    await svc.client.close()
+    await svc.db.dispose()
 
 
 async def publish_raw(bootstrap: str, topic: str, *values: bytes) -> None:
@@ -58,98 +70,187 @@ def envelope_bytes(counter_id: str, amount: int = 1, explode: bool = False) -> t
     return str(env.event_id), env.model_dump_json().encode()
 
 
-async def test_indexes_can_be_ensured_again_on_restart(service: Service) -> None:
-    # A restarted service ensures the same indexes on the existing collections.
-    await ensure_indexes(service.db, service.spec.collections)
-    await ensure_indexes(service.db, service.spec.collections)
-    names = set(await service.db[app.COUNTERS].index_information())
-    assert {"n_1", "outbox_pending"} <= names
+async def pending(service: Service) -> int:
+    async with service.db.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(outbox)) or 0)
 
 
-async def test_outbox_event_written_before_a_crash_is_published_once_after_restart(
-    infra: Infrastructure, service: Service
-) -> None:
-    counter_id = f"c-{uuid.uuid4()}"
-    # The writer commits state + event in one document write, then is SIGKILLed before
-    # its relay could publish anything.
+async def total(service: Service, counter_id: str) -> int | None:
+    async with service.db.connect() as conn:
+        return await conn.scalar(
+            select(app.effects.c.total).where(app.effects.c.counter_id == counter_id)
+        )
+
+
+async def crash(mode: str, infra: Infrastructure, url: str, arg: str) -> str:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        str(HERE / "crash_after_write.py"),
-        infra.mongo_url,
-        service.settings.database_name,
-        counter_id,
+        str(HERE / "crash_tools.py"),
+        mode,
+        url,
+        infra.kafka_bootstrap,
+        arg,
         cwd=HERE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == -9, stderr.decode()
-    event_id = stdout.decode().strip()
-    doc = await service.db[app.COUNTERS].find_one({"_id": counter_id})
-    assert doc is not None and doc[OUTBOX_PENDING] is True  # state and event survived together
-
-    # A relay starting afterwards (the restarted process) publishes it.
-    await service.broker.start()
-    assert await service.relay.drain() == 1
-    assert await service.relay.drain() == 0  # and only once
-
-    records = await read_topic(infra.kafka_bootstrap, app.TOPIC, timeout=3)
-    mine = [r for r in records if r.headers.get("event_id") == event_id]
-    assert len(mine) == 1
-    assert json.loads(mine[0].value)["data"] == {
-        "counter_id": counter_id,
-        "amount": 1,
-        "explode": False,
-    }
-    assert mine[0].key == counter_id.encode()  # keyed by aggregate: one counter, one partition
-    doc = await service.db[app.COUNTERS].find_one({"_id": counter_id})
-    assert doc is not None and doc[OUTBOX] == [] and OUTBOX_PENDING not in doc
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == -9, stderr.decode()[-2000:]
+    return stdout.decode()
 
 
-async def test_relay_publishes_a_fresh_write_without_waiting_for_the_poll(
-    infra: Infrastructure, service: Service
+async def mine(infra: Infrastructure, prefix: str, expected: int) -> list[dict[str, object]]:
+    records = await read_topic(
+        infra.kafka_bootstrap,
+        app.TOPIC,
+        until=lambda rs: (
+            sum(json.loads(r.value)["data"]["counter_id"].startswith(prefix) for r in rs)
+            >= expected
+        ),
+        timeout=20,
+    )
+    return [
+        json.loads(r.value)
+        for r in records
+        if json.loads(r.value)["data"]["counter_id"].startswith(prefix)
+    ]
+
+
+async def test_a_failed_unit_of_work_leaves_neither_state_nor_event(service: Service) -> None:
+    async def failing_request() -> None:
+        async with service.unit_of_work() as uow:
+            await app.bump_counter(uow, "doomed", 1)
+            raise RuntimeError("the request failed after writing")
+
+    with pytest.raises(RuntimeError):
+        await failing_request()
+    async with service.db.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(app.counters)) == 0
+    assert await pending(service) == 0
+
+
+async def test_event_committed_before_a_crash_is_published_once_after_restart(
+    infra: Infrastructure, service: Service, database_url: str
 ) -> None:
     counter_id = f"c-{uuid.uuid4()}"
+    # The writer commits state + event in one transaction, then is SIGKILLed before its relay
+    # could publish anything.
+    await crash("after-write", infra, database_url, counter_id)
+    assert await pending(service) == 1  # state and event survived together
+
+    # A relay starting afterwards (the restarted process) publishes it, once.
     await service.broker.start()
+    assert await service.relay.drain() == 1
+    assert await service.relay.drain() == 0
+    published = await mine(infra, counter_id, 1)
+    assert [e["data"] for e in published] == [
+        {"counter_id": counter_id, "amount": 1, "explode": False}
+    ]
+    assert await pending(service) == 0
+
+
+async def test_relay_killed_between_publish_and_delete_loses_nothing_and_consumers_absorb_the_repeat(
+    infra: Infrastructure, service: Service, database_url: str
+) -> None:
+    # kill -9 after Kafka acknowledged every event of the batch, before the rows were deleted.
+    await crash("mid-relay", infra, database_url, "40")
+    assert await pending(service) == 40  # the claim rolled back: nothing is lost
+
+    await service.broker.start()  # the restarted relay publishes the batch again ...
     service.relay.start()
-    doc = service.outbox.new_document(
-        {"_id": counter_id, "n": 2}, [app.CounterBumped(counter_id=counter_id, amount=5)]
-    )
-    await service.db[app.COUNTERS].insert_one(doc)
-    service.outbox.committed()
+    await eventually(lambda: _equals(pending(service), 0), timeout=20)
+    published = await mine(infra, "mid-relay-", 80)
+    per_event = Counter(str(e["event_id"]) for e in published)
+    assert len(per_event) == 40
+    assert set(per_event.values()) == {2}  # ... so each event is on the topic twice
 
-    async def published() -> bool:
-        d = await service.db[app.COUNTERS].find_one({"_id": counter_id})
-        return d is not None and OUTBOX_PENDING not in d
+    # ... and the service's own consumer, reading the topic, applies each event once.
+    async def all_applied() -> bool:
+        totals = [await total(service, f"mid-relay-{i}") for i in range(40)]
+        return all(t is not None for t in totals)
 
-    await eventually(published, timeout=10)
+    await eventually(all_applied, timeout=60)
+    await eventually(lambda: _consumed(service, "duplicate", 40), timeout=30)
+    assert [await total(service, f"mid-relay-{i}") for i in range(40)] == [1] * 40
+
+
+async def test_two_relays_publish_every_event_exactly_once_in_write_order(
+    infra: Infrastructure, service: Service, database_url: str
+) -> None:
+    other = await started(app.build(infra.kafka_bootstrap, database_url))
+    prefix = f"two-{uuid.uuid4().hex[:6]}-"
+    try:
+        await asyncio.gather(service.broker.start(), other.broker.start())
+        service.relay.start()
+        other.relay.start()
+
+        async def write(writer: Service, counter: int) -> None:
+            for _ in range(10):
+                async with writer.unit_of_work() as uow:
+                    await app.bump_counter(uow, f"{prefix}{counter}", 1)
+
+        # 60 counters, each bumped 10 times from alternating replicas, all at once.
+        await asyncio.gather(*(write((service, other)[i % 2], i) for i in range(60)))
+        published = await mine(infra, prefix, 600)
+        assert len(published) == 600
+        assert len({e["event_id"] for e in published}) == 600
+        assert await pending(service) == 0
+        # One counter's events come in the order they were committed (Kafka key = counter).
+        first = [e for e in published if e["data"]["counter_id"] == f"{prefix}0"]
+        assert [e["occurred_at"] for e in first] == sorted(e["occurred_at"] for e in first)
+    finally:
+        await other.relay.stop()
+        await other.broker.stop()
+        await other.db.dispose()
+
+
+async def test_relay_publishes_a_fresh_commit_without_waiting_for_the_poll(
+    infra: Infrastructure, database_url: str
+) -> None:
+    # A poll interval of a minute: only the commit's wake-up can publish within the test.
+    svc = await started(app.build(infra.kafka_bootstrap, database_url, relay_poll_interval=60))
+    try:
+        await svc.broker.start()
+        svc.relay.start()
+        await asyncio.sleep(0.5)  # the relay's first (empty) round is over
+        async with svc.unit_of_work() as uow:
+            await app.bump_counter(uow, "fresh", 5)
+        await eventually(lambda: _equals(pending(svc), 0), timeout=10)
+    finally:
+        await svc.relay.stop()
+        await svc.broker.stop()
+        await svc.db.dispose()
 
 
 async def test_same_event_delivered_twice_has_one_effect(
     infra: Infrastructure, service: Service
 ) -> None:
     counter_id = f"c-{uuid.uuid4()}"
-    event_id, body = envelope_bytes(counter_id, amount=7)
+    _, body = envelope_bytes(counter_id, amount=7)
     await service.broker.start()
     await publish_raw(infra.kafka_bootstrap, app.TOPIC, body, body)
-    effects = service.db[app.EFFECTS]
+    await eventually(lambda: _consumed(service, "duplicate", 1), timeout=20)
+    assert await total(service, counter_id) == 7
 
-    async def handled() -> bool:
-        return await service.db["_processed_events"].find_one({"_id": event_id}) is not None
 
-    await eventually(handled)
-    # The second copy sits right behind the first on the same partition; let it be consumed.
-    await eventually(lambda: _consumed(service, "duplicate"), timeout=10)
-    doc = await effects.find_one({"_id": counter_id})
-    assert doc is not None and doc["total"] == 7
-
-    # Even if the processed record were lost (crash between effect and record), the effect
-    # itself remembers the event: a third delivery changes nothing.
-    await service.db["_processed_events"].delete_one({"_id": event_id})
-    outcome = await service.consumer.process(body, {}, app.TOPIC, 0, 0)
-    assert outcome == "handled"
-    doc = await effects.find_one({"_id": counter_id})
-    assert doc is not None and doc["total"] == 7
+async def test_two_replicas_handling_the_same_event_at_once_apply_it_once(
+    infra: Infrastructure, service: Service, database_url: str
+) -> None:
+    # A second replica: same service name, so same consumer group and same processed events.
+    other = await started(
+        app.build(infra.kafka_bootstrap, database_url, service_name=service.settings.service_name)
+    )
+    counter_id = f"c-{uuid.uuid4()}"
+    _, body = envelope_bytes(counter_id, amount=3)
+    try:
+        outcomes = await asyncio.gather(
+            service.consumer.process(body, {}, app.TOPIC, 0, 0),
+            other.consumer.process(body, {}, app.TOPIC, 0, 0),
+        )
+    finally:
+        await other.db.dispose()
+    assert sorted(outcomes) == ["duplicate", "handled"]
+    assert await total(service, counter_id) == 3
 
 
 async def test_poison_messages_are_dead_lettered_and_later_messages_still_processed(
@@ -166,11 +267,7 @@ async def test_poison_messages_are_dead_lettered_and_later_messages_still_proces
         infra.kafka_bootstrap, app.TOPIC, b"\x00not json at all", bad_payload, failing, good
     )
 
-    async def good_handled() -> bool:
-        doc = await service.db[app.EFFECTS].find_one({"_id": counter_id})
-        return doc is not None and doc.get("total") == 3
-
-    await eventually(good_handled, timeout=30)
+    await eventually(lambda: _equals(total(service, counter_id), 3), timeout=30)
     dlq = dead_letter_topic(service.settings.service_name)
     parked = await read_topic(infra.kafka_bootstrap, dlq, until=lambda r: len(r) >= 3, timeout=15)
     reasons = sorted(r.headers["dlq_reason"] for r in parked)
@@ -183,6 +280,10 @@ async def test_poison_messages_are_dead_lettered_and_later_messages_still_proces
     assert good_id not in {r.headers.get("event_id") for r in parked}
 
 
-async def _consumed(service: Service, outcome: str) -> bool:
+async def _equals(value: object, expected: object) -> bool:
+    return await value == expected  # type: ignore[misc]
+
+
+async def _consumed(service: Service, outcome: str, at_least: int) -> bool:
     metric = service.metrics.events_consumed.labels(app.CounterBumped.event_type, outcome)
-    return metric._value.get() >= 1
+    return bool(metric._value.get() >= at_least)

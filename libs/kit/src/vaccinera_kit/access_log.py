@@ -1,30 +1,25 @@
 """Access log (ID-7): every read or write of a patient's data is reported as an
 ``AccessRecorded`` event; identity keeps them append-only.
 
-A write carries its access event in the same document write as the change (``event``); a read
-stores one in ``_access_events`` before the data is returned (``record``). Either way the outbox
-relay publishes it, so an access is never silently lost.
+A write stages its access event in the same unit of work as the change (``event``); a read
+commits one to the outbox before the data is returned (``record``). Either way the outbox relay
+publishes it, so an access is never silently lost.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 from vaccinera_contracts.access import Operation
 from vaccinera_contracts.events import AccessRecorded
 from vaccinera_contracts.roles import Principal
-from vaccinera_kit.database import CollectionSpec, Database
-from vaccinera_kit.outbox import Outbox
-
-ACCESS_EVENTS = CollectionSpec("_access_events", outbox=True, transient=True)
+from vaccinera_kit.unit_of_work import UnitOfWorkFactory
 
 
 class AccessLog:
-    def __init__(self, service: str, db: Database, outbox: Outbox) -> None:
+    def __init__(self, service: str, unit_of_work: UnitOfWorkFactory) -> None:
         self.service = service
-        self.collection = db[ACCESS_EVENTS.name]
-        self.outbox = outbox
+        self.unit_of_work = unit_of_work
 
     def event(self, principal: Principal, op: Operation, patient_id: str) -> AccessRecorded:
         active = principal.active_assignment
@@ -48,8 +43,5 @@ class AccessLog:
         """Record reads (or writes that carry no document of their own)."""
         if not patient_ids:
             return
-        events = [self.event(principal, op, pid) for pid in patient_ids]
-        await self.collection.insert_one(
-            self.outbox.new_document({"_id": str(uuid.uuid4())}, events)
-        )
-        self.outbox.committed()
+        async with self.unit_of_work() as uow:
+            uow.publish(*(self.event(principal, op, pid) for pid in patient_ids))

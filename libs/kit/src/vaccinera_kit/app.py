@@ -1,17 +1,19 @@
 """The service factory: one FastAPI app and one Kafka broker in one process, same shape for all.
 
-A service hands over a ``ServiceSpec`` (its routers, collections, event handlers and published
-events); the factory wires settings, logging, telemetry, metrics, errors, health, database,
-outbox relay and idempotent consumer around it.
+A service hands over a ``ServiceSpec`` (its routers, tables and migrations, event handlers and
+published events); the factory wires settings, logging, telemetry, metrics, errors, health,
+database (migrated at start), outbox relay and idempotent consumer around it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -20,20 +22,23 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from faststream_fastapi import AsyncAPIConfig, FastStreamAPI
+from sqlalchemy import MetaData
 
 from vaccinera_contracts.envelope import DomainEvent
 from vaccinera_contracts.events import AccessRecorded
-from vaccinera_kit import correlation, health
-from vaccinera_kit.access_log import ACCESS_EVENTS, AccessLog
+from vaccinera_kit import correlation, health, migrations
+from vaccinera_kit.access_log import AccessLog
+from vaccinera_kit.admission import Admission, AdmissionControl
 from vaccinera_kit.auth import TokenVerifier
 from vaccinera_kit.consumer import EventConsumer
-from vaccinera_kit.database import CollectionSpec, connect, ensure_indexes
+from vaccinera_kit.database import Database, service_metadata
 from vaccinera_kit.errors import install_error_handlers
 from vaccinera_kit.logs import configure_logging
 from vaccinera_kit.metrics import Metrics
 from vaccinera_kit.outbox import Outbox, OutboxRelay
 from vaccinera_kit.settings import HttpSettings, ServiceSettings
 from vaccinera_kit.telemetry import Telemetry
+from vaccinera_kit.unit_of_work import UnitOfWorkFactory
 
 CORRELATION_HEADER = "X-Correlation-ID"
 
@@ -51,7 +56,9 @@ class ServiceSpec:
     title: str
     description: str
     routers: Sequence[APIRouter] = ()
-    collections: Sequence[CollectionSpec] = ()
+    # The service's tables (with the kit's) and the Alembic scripts that create them.
+    metadata: MetaData = field(default_factory=service_metadata)
+    migrations: Path | None = None
     handlers: Callable[[EventConsumer], None] | None = None
     publishes: Sequence[type[DomainEvent]] = field(default_factory=tuple)
     # Started once the broker is connected, stopped on shutdown.
@@ -65,16 +72,20 @@ class ServiceSpec:
         description: str,
         *,
         api: ModuleType,
+        tables: ModuleType,
         store: ModuleType,
         handlers: ModuleType,
     ) -> ServiceSpec:
         """A service's spec from its modules of the standard shape: ``api.routers``,
-        ``store.COLLECTIONS`` and ``store.PUBLISHES``, ``handlers.register``."""
+        ``tables.metadata`` (migrations in ``migrations/`` beside it), ``store.PUBLISHES``,
+        ``handlers.register``."""
+        assert tables.__file__ is not None
         return cls(
             title=title,
             description=description,
             routers=api.routers,
-            collections=store.COLLECTIONS,
+            metadata=tables.metadata,
+            migrations=Path(tables.__file__).parent / "migrations",
             handlers=handlers.register,
             publishes=store.PUBLISHES,
             workers=getattr(handlers, "WORKERS", ()),
@@ -91,8 +102,11 @@ class Service:
         configure_logging(name, settings.log_level)
         self.telemetry = Telemetry(settings)
         self.metrics = Metrics(name)
-        self.client = connect(settings.mongo_url)
-        self.db = self.client[settings.database_name]
+        self.db = Database(
+            settings.database_dsn,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
         self.broker = KafkaBroker(
             settings.kafka_bootstrap,
             acks="all",
@@ -102,23 +116,22 @@ class Service:
             log_level=logging.DEBUG,  # one line per message at INFO would drown the logs
         )
         self.outbox = Outbox(producer=name)
-        self.collections = (*spec.collections, ACCESS_EVENTS)
         self.relay = OutboxRelay(
             self.db,
-            self.collections,
-            self.publish_raw,
+            self.send_raw,
             self.telemetry,
             service=name,
             poll_interval=settings.relay_poll_interval,
-            lease_seconds=settings.relay_lease_seconds,
-            on_published=lambda topic: self.metrics.events_published.labels(topic).inc(),
+            batch=settings.relay_batch,
+            on_published=lambda topic, n: self.metrics.events_published.labels(topic).inc(n),
         )
-        self.outbox.on_commit(self.relay.wake)
+        # ``async with service.unit_of_work() as uow``: one transaction, events included.
+        self.unit_of_work = UnitOfWorkFactory(self.db, self.outbox, self.relay.wake)
         self.workers: list[Worker] = []
-        self.access_log = AccessLog(name, self.db, self.outbox)
+        self.access_log = AccessLog(name, self.unit_of_work)
         self.consumer = EventConsumer(
             name,
-            self.db,
+            self.unit_of_work,
             self.publish_raw,
             self.telemetry,
             self.metrics,
@@ -149,6 +162,9 @@ class Service:
         self.app.include_router(health.router)
         for router in spec.routers:
             self.app.include_router(router)
+        self.admission = Admission(name, settings.max_in_flight, settings.request_deadline)
+        # Added last, so outermost: a rejected request costs nothing further.
+        self.app.add_middleware(AdmissionControl, admission=self.admission)
         self.asgi = FastStreamAPI(
             self.broker,
             application=self.app,
@@ -169,9 +185,20 @@ class Service:
     ) -> None:
         await self.broker.publish(value, topic=topic, key=key.encode(), headers=headers)
 
+    async def send_raw(
+        self, topic: str, key: str, value: bytes, headers: dict[str, str]
+    ) -> asyncio.Future[Any]:
+        """Hand a record to the producer; the returned future resolves on acknowledgement."""
+        return await self.broker.publish(
+            value, topic=topic, key=key.encode(), headers=headers, no_confirm=True
+        )
+
+    async def migrate(self) -> None:
+        await migrations.upgrade(self.db, self.spec.migrations, self.spec.metadata)
+
     async def readiness(self) -> dict[str, bool]:
         return {
-            "database": await health.with_timeout(self.db.command("ping")),
+            "database": await health.with_timeout(self.db.ping()),
             "broker": await health.with_timeout(self.broker.ping(timeout=2)),
         }
 
@@ -186,14 +213,14 @@ class Service:
 
     @asynccontextmanager
     async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
-        await ensure_indexes(self.db, self.collections)
+        await self.migrate()
         try:
             yield
         finally:
             for worker in self.workers:
                 await worker.stop()
             await self.relay.stop()
-            await self.client.close()
+            await self.db.dispose()
             self.telemetry.shutdown()
 
 

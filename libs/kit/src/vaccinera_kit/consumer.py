@@ -2,32 +2,34 @@
 
 One FastStream subscriber per topic receives raw bytes, so a message that cannot even be parsed
 still reaches this code and can be parked instead of blocking the partition. Handlers are typed
-by the event models of ``vaccinera_contracts``:
+by the event models of ``vaccinera_contracts`` and get the unit of work they write in:
 
     @consumer.on(PatientRegistered)
-    async def record_patient(event: TypedEnvelope[PatientRegistered]) -> None: ...
+    async def record_patient(event: TypedEnvelope[PatientRegistered], uow: UnitOfWork) -> None:
+        ...
 
-Offsets are committed after processing. Each handled ``event_id`` is recorded; handlers make
-their own effect idempotent too (``database.apply_once`` or a key derived from the event id),
-because the record and the effect are two writes.
+Exactly-once effect: the handler's writes and the row ``(consumer, event_id)`` in
+``processed_events`` are one transaction. A redelivered event finds its row (the primary key
+says no) and changes nothing; a replica racing for the same event waits on that key and then
+sees it taken. Offsets are committed after processing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage as RawKafkaMessage
 from pydantic import ValidationError
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from tenacity import (
     AsyncRetrying,
     retry_if_not_exception_type,
@@ -38,20 +40,32 @@ from tenacity import (
 from vaccinera_contracts.envelope import DomainEvent, EventEnvelope, TypedEnvelope
 from vaccinera_contracts.topics import dead_letter_topic
 from vaccinera_kit import correlation
-from vaccinera_kit.database import Database
+from vaccinera_kit.database import PROCESSED_EVENTS
 from vaccinera_kit.metrics import Metrics
 from vaccinera_kit.outbox import PublishFn
 from vaccinera_kit.telemetry import Telemetry
+from vaccinera_kit.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("vaccinera.consumer")
 
-PROCESSED = "_processed_events"
-
 E = TypeVar("E", bound=DomainEvent)
-Handler = Callable[[TypedEnvelope[Any]], Awaitable[None]]
+Handler = Callable[[TypedEnvelope[Any], UnitOfWork], Awaitable[None]]
 
-# Infrastructure trouble is not the message's fault: never dead-letter for it, retry later.
-_INFRASTRUCTURE_ERRORS = (ConnectionFailure,)
+MARK_PROCESSED = text(
+    f"INSERT INTO {PROCESSED_EVENTS} (consumer, event_id, type) VALUES (:consumer, :event_id, "
+    ":type) ON CONFLICT DO NOTHING RETURNING 1"
+)
+
+
+class InfrastructureError(Exception):
+    """The database could not be reached: not the message's fault."""
+
+
+def _infrastructure(exc: BaseException) -> bool:
+    # Never dead-letter for these: back off and let the message be redelivered.
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,7 @@ class EventConsumer:
     def __init__(
         self,
         service: str,
-        db: Database,
+        unit_of_work: UnitOfWorkFactory,
         publish: PublishFn,
         telemetry: Telemetry,
         metrics: Metrics,
@@ -79,7 +93,7 @@ class EventConsumer:
         retry_wait: float = 0.2,
     ) -> None:
         self.service = service
-        self.db = db
+        self.unit_of_work = unit_of_work
         self.publish = publish
         self.telemetry = telemetry
         self.metrics = metrics
@@ -90,8 +104,10 @@ class EventConsumer:
 
     def on(
         self, model: type[E]
-    ) -> Callable[[Callable[[TypedEnvelope[E]], Awaitable[None]]], Handler]:
-        def register(handler: Callable[[TypedEnvelope[E]], Awaitable[None]]) -> Handler:
+    ) -> Callable[[Callable[[TypedEnvelope[E], UnitOfWork], Awaitable[None]]], Handler]:
+        def register(
+            handler: Callable[[TypedEnvelope[E], UnitOfWork], Awaitable[None]],
+        ) -> Handler:
             if model.event_type in self._handlers:
                 raise ValueError(f"{model.event_type} already has a handler in {self.service}")
             self._handlers[model.event_type] = Registration(model, handler)
@@ -141,9 +157,6 @@ class EventConsumer:
         if registration is None:
             return "ignored"  # another consumer's event on a shared topic
         event_id = str(envelope.event_id)
-        if await self.db[PROCESSED].find_one({"_id": event_id}, {"_id": 1}):
-            self.metrics.events_consumed.labels(envelope.type, "duplicate").inc()
-            return "duplicate"
         try:
             typed = TypedEnvelope[registration.model](  # type: ignore[name-defined]
                 **envelope.model_dump(exclude={"data"}),
@@ -161,8 +174,8 @@ class EventConsumer:
             correlation.causality(envelope.correlation_id, causation_id=event_id),
         ):
             try:
-                await self._run_with_retries(registration.handler, typed)
-            except _INFRASTRUCTURE_ERRORS:
+                first_time = await self._run_with_retries(registration.handler, typed)
+            except InfrastructureError:
                 # Not the message's fault: back off, then let the message be redelivered.
                 await asyncio.sleep(self.retry_wait * 5)
                 raise
@@ -171,23 +184,40 @@ class EventConsumer:
                 log.warning("event %s dead-lettered: %s", event_id, reason)
                 await self._dead_letter(body, headers, topic, partition, offset, reason)
                 return "dead_lettered"
-        # DuplicateKeyError: another replica finished the same event; its effect applied once.
-        with contextlib.suppress(DuplicateKeyError):
-            await self.db[PROCESSED].insert_one(
-                {"_id": event_id, "type": envelope.type, "processed_at": datetime.now(UTC)}
-            )
+        if not first_time:
+            self.metrics.events_consumed.labels(envelope.type, "duplicate").inc()
+            return "duplicate"
         self.metrics.events_consumed.labels(envelope.type, "handled").inc()
         return "handled"
 
-    async def _run_with_retries(self, handler: Handler, typed: TypedEnvelope[Any]) -> None:
+    async def _run_with_retries(self, handler: Handler, typed: TypedEnvelope[Any]) -> bool:
+        """Run the handler in its own transaction (again after a failure); False when the
+        event had been processed before."""
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts),
             wait=wait_exponential(multiplier=self.retry_wait, max=5),
-            retry=retry_if_not_exception_type(_INFRASTRUCTURE_ERRORS),
+            retry=retry_if_not_exception_type(InfrastructureError),
             reraise=True,
         ):
             with attempt:
-                await handler(typed)
+                try:
+                    return await self._handle_once(handler, typed)
+                except Exception as exc:
+                    if _infrastructure(exc):
+                        raise InfrastructureError(type(exc).__name__) from exc
+                    raise
+        raise AssertionError("unreachable: AsyncRetrying reraises")
+
+    async def _handle_once(self, handler: Handler, typed: TypedEnvelope[Any]) -> bool:
+        async with self.unit_of_work() as uow:
+            first = await uow.conn.scalar(
+                MARK_PROCESSED,
+                {"consumer": self.service, "event_id": typed.event_id, "type": typed.type},
+            )
+            if first is None:
+                return False
+            await handler(typed, uow)
+        return True
 
     async def _dead_letter(
         self,
@@ -250,4 +280,4 @@ def _headers(headers: Mapping[str, Any]) -> dict[str, str]:
     return {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in headers.items()}
 
 
-__all__ = ["EventConsumer", "PoisonMessage", "PyMongoError"]
+__all__ = ["EventConsumer", "InfrastructureError", "PoisonMessage"]

@@ -1,83 +1,157 @@
-"""PyMongo async wiring: one database per service, indexes ensured at start, idempotent writes."""
+"""PostgreSQL wiring: one database per service, reached through SQLAlchemy Core on asyncpg.
+
+Every service describes its tables on a ``MetaData`` made by ``service_metadata()``, which
+already holds the kit's own tables (the outbox and the consumer's processed events), so one
+Alembic history per service creates both.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from pymongo import AsyncMongoClient, IndexModel
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+# Names for constraints and indexes, so migrations and the tables always agree on them.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
-Document = dict[str, Any]
-Database = AsyncDatabase[Document]
-Collection = AsyncCollection[Document]
-
-
-@dataclass(frozen=True)
-class CollectionSpec:
-    """A collection the service owns. ``outbox`` marks aggregates that carry pending events;
-    ``transient`` documents exist only to carry events and are deleted once published."""
-
-    name: str
-    indexes: Sequence[IndexModel] = field(default_factory=tuple)
-    outbox: bool = False
-    transient: bool = False
+OUTBOX = "outbox"
+PROCESSED_EVENTS = "processed_events"
+IDEMPOTENCY_KEYS = "idempotency_keys"
+# One channel per database: the relay LISTENs, every unit of work that staged events NOTIFYs
+# (delivered at commit, never for a rolled-back transaction).
+OUTBOX_CHANNEL = "vaccinera_outbox"
 
 
-def connect(url: str) -> AsyncMongoClient[Document]:
-    # Short selection timeout: /ready must answer quickly when the database is down.
-    return AsyncMongoClient(
-        url, serverSelectionTimeoutMS=5000, tz_aware=True, uuidRepresentation="standard"
+def service_metadata() -> MetaData:
+    """A service's metadata with the kit's tables in it."""
+    metadata = MetaData(naming_convention=NAMING)
+    Table(
+        OUTBOX,
+        metadata,
+        # The relay claims in id order: the primary key index serves "ORDER BY id LIMIT n".
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("type", Text, nullable=False),
+        Column("topic", Text, nullable=False),
+        Column("key", Text, nullable=False),
+        Column("value", Text, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
-
-
-async def ensure_indexes(db: Database, specs: Sequence[CollectionSpec]) -> None:
-    from vaccinera_kit.outbox import OUTBOX_PENDING
-
-    for spec in specs:
-        indexes = list(spec.indexes)
-        if spec.outbox:
-            indexes.append(IndexModel([(OUTBOX_PENDING, 1)], name="outbox_pending"))
-        # One index per command: FerretDB 1.24 drops the connection when a createIndexes
-        # naming several indexes meets ones that already exist (every restart).
-        for index in indexes:
-            await db[spec.name].create_indexes([index])
-
-
-def is_duplicate_key(exc: PyMongoError) -> bool:
-    """A unique index said no. FerretDB 1.24 reports it on updates as an InternalError naming
-    the SQLite UNIQUE constraint instead of code 11000."""
-    return isinstance(exc, DuplicateKeyError) or (
-        isinstance(exc, OperationFailure) and "UNIQUE constraint failed" in str(exc)
+    Table(
+        PROCESSED_EVENTS,
+        metadata,
+        Column("consumer", Text, nullable=False),
+        Column("event_id", Uuid, nullable=False),
+        Column("type", Text, nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("consumer", "event_id"),
     )
+    Table(
+        IDEMPOTENCY_KEYS,
+        metadata,
+        # Whose key: a client's keys never collide with another's.
+        Column("owner", Text, nullable=False),
+        Column("key", Text, nullable=False),
+        Column("fingerprint", Text, nullable=False),
+        Column("status_code", Integer, nullable=True),
+        Column("body", JSONB, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("owner", "key"),
+    )
+    return metadata
 
 
-async def apply_once(
-    collection: Collection,
-    key: Mapping[str, Any],
-    event_id: str,
-    update: Mapping[str, Any],
-    *,
-    upsert: bool = True,
-) -> bool:
-    """Apply ``update`` to one document unless it already recorded ``event_id``.
+def async_url(url: str) -> str:
+    """``postgresql://…`` as configured → the asyncpg dialect SQLAlchemy needs."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError("the database URL must start with postgresql://")
 
-    The processed event id is written in the same single-document update as the effect
-    (FerretDB has no multi-document transactions), so a redelivered event has no second
-    effect. Returns False when the event had already been applied.
-    """
-    merged = {op: dict(fields) for op, fields in update.items()}
-    # No "$slice" bound: FerretDB 1.x silently ignores it. Documents that receive many events
-    # should key their effects by event id instead.
-    merged.setdefault("$push", {})["_inbox"] = event_id
-    try:
-        result = await collection.update_one(
-            {**key, "_inbox": {"$ne": event_id}}, merged, upsert=upsert
+
+def plain_url(url: str) -> str:
+    """The URL as asyncpg itself takes it (for LISTEN on a connection of its own)."""
+    return "postgresql://" + async_url(url)[len("postgresql+asyncpg://") :]
+
+
+class Database:
+    """The service's connection pool. Units of work borrow a connection per transaction."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            async_url(url),
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+            # A request waits at most this long for a connection; admission control keeps
+            # the queue short, so a long wait means the database is in trouble.
+            pool_timeout=10,
+            connect_args={
+                # Fail fast when the server is down, so /ready answers quickly.
+                "timeout": 5,
+                "server_settings": {"application_name": "vaccinera", "timezone": "UTC"},
+            },
         )
-    except DuplicateKeyError:
-        # The upsert collided with the existing document, which already holds event_id.
+
+    async def ping(self) -> bool:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    def connect(self) -> AsyncConnection:
+        """A connection for reads (``async with db.connect() as conn``)."""
+        return self.engine.connect()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def is_unique_violation(exc: BaseException, constraint: str | None = None) -> bool:
+    """A unique index or exclusion constraint said no (optionally: this one)."""
+    if not isinstance(exc, IntegrityError | DBAPIError):
         return False
-    return result.matched_count > 0 or result.upserted_id is not None
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(
+        getattr(orig, "__cause__", None), "sqlstate", None
+    )
+    if sqlstate not in ("23505", "23P01"):
+        return False
+    if constraint is None:
+        return True
+    cause = getattr(orig, "__cause__", None)
+    name = getattr(cause, "constraint_name", None) or getattr(orig, "constraint_name", None)
+    return name == constraint or constraint in str(exc)
+
+
+__all__ = [
+    "IDEMPOTENCY_KEYS",
+    "OUTBOX",
+    "OUTBOX_CHANNEL",
+    "PROCESSED_EVENTS",
+    "AsyncConnection",
+    "Database",
+    "is_unique_violation",
+    "service_metadata",
+]

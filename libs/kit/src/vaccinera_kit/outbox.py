@@ -1,59 +1,68 @@
-"""Transactional outbox without multi-document transactions, and its relay.
+"""Transactional outbox and its relay.
 
-A state change and the events it causes are one single-document write: pending events live in
-the changed document's ``_outbox`` array (plus an indexed ``_outbox_pending`` flag). The relay
-publishes them with ``acks=all`` on an idempotent producer and only then removes them, so an
-event is never lost; a relay that dies between publish and removal publishes again after
-restart, which idempotent consumers absorb. One relay per service holds a lease, so replicas do
-not publish the same event side by side.
+A unit of work writes its events into the ``outbox`` table in the same transaction as the state
+change, and NOTIFYs the relay (PostgreSQL delivers the notification at commit, never for a
+rolled-back transaction). The relay, woken by LISTEN or by an in-process call, claims a batch in
+id order with ``FOR UPDATE SKIP LOCKED``, publishes it with ``acks=all`` on the idempotent
+producer, deletes the batch and commits. A crash between publish and delete rolls the claim back,
+so the batch is published again after restart; consumers absorb the duplicates. Nothing is lost.
+
+Order: one aggregate's events must reach Kafka in the order they were written, so at most one
+relay of a service publishes at a time: the claim transaction takes a transaction-level advisory
+lock first, and a second replica's relay (which finds it held) waits as a hot standby.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError, PyMongoError
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vaccinera_contracts.envelope import DomainEvent, new_envelope
 from vaccinera_kit import correlation
-from vaccinera_kit.database import CollectionSpec, Database, Document
+from vaccinera_kit.database import OUTBOX, OUTBOX_CHANNEL, Database, plain_url
 from vaccinera_kit.telemetry import Telemetry, current_trace_headers
 
 log = logging.getLogger("vaccinera.outbox")
 
-OUTBOX = "_outbox"
-OUTBOX_PENDING = "_outbox_pending"
-LEASES = "_relay_leases"
-BATCH = 200
+BATCH = 500
+# Any constant works: the lock lives in the service's own database.
+RELAY_LOCK = 0x5641_4343_0001
 
 PublishFn = Callable[[str, str, bytes, dict[str, str]], Awaitable[None]]
+# Hands one record to the producer and returns the future of its acknowledgement.
+SendFn = Callable[[str, str, bytes, dict[str, str]], Awaitable["asyncio.Future[Any]"]]
+
+_INSERT = text(
+    f"INSERT INTO {OUTBOX} (event_id, type, topic, key, value, headers) "
+    "VALUES (:event_id, :type, :topic, :key, :value, CAST(:headers AS jsonb))"
+)
+_NOTIFY = text(f"SELECT pg_notify('{OUTBOX_CHANNEL}', '')")
+# The relay's two hot statements (named, so a test can EXPLAIN exactly these).
+CLAIM = text(
+    f"SELECT id, event_id, type, topic, key, value, headers FROM {OUTBOX} "
+    "ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"
+)
+DELETE_PUBLISHED = text(f"DELETE FROM {OUTBOX} WHERE id = ANY(:ids)")
 
 
 class Outbox:
-    """Turns domain events into outbox entries that ride along with a document write."""
+    """Turns domain events into outbox rows inside the caller's transaction."""
 
     def __init__(self, producer: str) -> None:
         self.producer = producer
-        self._listeners: list[Callable[[], None]] = []
 
-    def on_commit(self, listener: Callable[[], None]) -> None:
-        self._listeners.append(listener)
-
-    def committed(self) -> None:
-        """Stores call this after a write that carried events: the relay publishes at once."""
-        for listener in self._listeners:
-            listener()
-
-    def entries(self, events: Sequence[DomainEvent]) -> list[Document]:
+    def rows(self, events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
         cause = correlation.current()
-        trace_headers = current_trace_headers()
-        entries = []
+        headers = json.dumps(current_trace_headers())
+        rows = []
         for event in events:
             envelope = new_envelope(
                 event,
@@ -61,157 +70,139 @@ class Outbox:
                 correlation_id=cause.correlation_id,
                 causation_id=cause.causation_id,
             )
-            entries.append(
+            rows.append(
                 {
-                    "event_id": str(envelope.event_id),
+                    "event_id": envelope.event_id,
                     "type": envelope.type,
                     "topic": event.topic,
                     "key": event.aggregate_key(),
                     "value": envelope.model_dump_json(),
-                    "headers": trace_headers,
+                    "headers": headers,
                 }
             )
-        return entries
+        return rows
 
-    def new_document(self, document: Document, events: Sequence[DomainEvent]) -> Document:
-        """A document to insert, carrying its events."""
+    async def write(self, conn: AsyncConnection, events: Sequence[DomainEvent]) -> int:
         if not events:
-            return document
-        return {**document, OUTBOX: self.entries(events), OUTBOX_PENDING: True}
-
-    def update(self, update: Mapping[str, Any], events: Sequence[DomainEvent]) -> dict[str, Any]:
-        """An update operator document that also appends the events."""
-        merged: dict[str, Any] = {op: dict(fields) for op, fields in update.items()}
-        if events:
-            merged.setdefault("$push", {})[OUTBOX] = {"$each": self.entries(events)}
-            merged.setdefault("$set", {})[OUTBOX_PENDING] = True
-        return merged
+            return 0
+        await conn.execute(_INSERT, self.rows(events))
+        await conn.execute(_NOTIFY)
+        return len(events)
 
 
 class OutboxRelay:
     def __init__(
         self,
         db: Database,
-        collections: Sequence[CollectionSpec],
-        publish: PublishFn,
+        send: SendFn,
         telemetry: Telemetry,
         *,
         service: str,
-        poll_interval: float = 0.25,
-        lease_seconds: float = 5.0,
-        on_published: Callable[[str], None] | None = None,
+        poll_interval: float = 1.0,
+        batch: int = BATCH,
+        on_published: Callable[[str, int], None] | None = None,
     ) -> None:
         self.db = db
-        self.collections = [c for c in collections if c.outbox]
-        self.publish = publish
+        self.send = send
         self.telemetry = telemetry
         self.service = service
-        self.owner = f"{service}-{uuid.uuid4()}"
         self.poll_interval = poll_interval
-        self.lease = timedelta(seconds=lease_seconds)
+        self.batch = batch
         self.on_published = on_published
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def wake(self) -> None:
-        """Called after a local write so the event goes out now, not at the next poll."""
+        """Called after a local commit so the event goes out now."""
         self._wake.set()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}"),
+            asyncio.create_task(self._listen(), name=f"outbox-listen-{self.service}"),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            await self._release_lease()
+                await task
+        self._tasks = []
+
+    async def _listen(self) -> None:
+        """Commits of other replicas (and of this one) wake the relay through NOTIFY."""
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                lost = asyncio.Event()
+                conn = await asyncpg.connect(plain_url(self.db.url), timeout=5)
+                conn.add_termination_listener(lambda *_, lost=lost: lost.set())
+                await conn.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
+                await lost.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox listener: %s, reconnecting", type(exc).__name__)
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(conn.close(timeout=2))
+            await asyncio.sleep(1)
 
     async def _run(self) -> None:
         while True:
+            self._wake.clear()
             try:
-                if await self._hold_lease():
-                    await self.drain()
-            except PyMongoError as exc:
-                log.warning("outbox relay: database unavailable (%s), retrying", type(exc).__name__)
-            except Exception as exc:  # broker errors: keep the events, try again
-                log.warning("outbox relay: publish failed (%s), retrying", type(exc).__name__)
+                await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database or broker trouble: keep the events, try again
+                log.warning("outbox relay: %s, retrying", type(exc).__name__)
+            # The poll only finds what another replica left when it died; commits wake us.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-            self._wake.clear()
 
     async def drain(self) -> int:
-        """Publish every pending event of every outbox collection; returns how many."""
+        """Publish pending events in batches until the outbox is empty (or another relay holds
+        the lock); returns how many this call published."""
         published = 0
-        for spec in self.collections:
-            name = spec.name
-            seen: set[object] = set()
-            while True:
-                # Each document at most once per drain: a document that stays pending (e.g. a
-                # write appended meanwhile) waits for the next round instead of spinning here.
-                docs = (
-                    await self.db[name]
-                    .find(
-                        {OUTBOX_PENDING: True, "_id": {"$nin": list(seen)}},
-                        {OUTBOX: 1},
-                        limit=BATCH,
+        while True:
+            count = await self._publish_batch()
+            published += count
+            if count < self.batch:
+                return published
+
+    async def _publish_batch(self) -> int:
+        async with self.db.engine.begin() as conn:
+            locked = await conn.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK}
+            )
+            if not locked:
+                return 0
+            rows = (await conn.execute(CLAIM, {"n": self.batch})).all()
+            if not rows:
+                return 0
+            acks = []
+            for row in rows:
+                with self.telemetry.producer_span(f"{row.topic} publish", row.headers) as headers:
+                    # Handed to the producer in id order: per partition, Kafka keeps it.
+                    acks.append(
+                        await self.send(
+                            row.topic,
+                            row.key,
+                            row.value.encode(),
+                            {
+                                **headers,
+                                "event_id": str(row.event_id),
+                                "event_type": row.type,
+                            },
+                        )
                     )
-                    .to_list()
-                )
-                for doc in docs:
-                    seen.add(doc["_id"])
-                    published += await self._publish_document(spec, doc)
-                if len(docs) < BATCH:
-                    break
-        return published
-
-    async def _publish_document(self, spec: CollectionSpec, doc: Document) -> int:
-        coll = self.db[spec.name]
-        count = 0
-        for entry in doc.get(OUTBOX, []):
-            with self.telemetry.producer_span(
-                f"{entry['topic']} publish", entry.get("headers") or {}
-            ) as headers:
-                await self.publish(
-                    entry["topic"],
-                    entry["key"],
-                    entry["value"].encode(),
-                    {**headers, "event_id": entry["event_id"], "event_type": entry["type"]},
-                )
-            # Pull the exact entry as read: FerretDB 1.x ignores $pull conditions on
-            # subdocuments and only removes whole equal values.
-            await coll.update_one({"_id": doc["_id"]}, {"$pull": {OUTBOX: entry}})
-            count += 1
-            if self.on_published:
-                self.on_published(entry["topic"])
-        # Clear the flag only if no new event was appended meanwhile (conditional, atomic).
-        done = {"_id": doc["_id"], OUTBOX: {"$size": 0}}
-        if spec.transient:
-            await coll.delete_one(done)
-        else:
-            await coll.update_one(done, {"$unset": {OUTBOX_PENDING: ""}})
-        return count
-
-    async def _hold_lease(self) -> bool:
-        now = datetime.now(UTC)
-        leases = self.db[LEASES]
-        taken = await leases.update_one(
-            {"_id": "relay", "$or": [{"owner": self.owner}, {"until": {"$lt": now}}]},
-            {"$set": {"owner": self.owner, "until": now + self.lease}},
-        )
-        if taken.matched_count:
-            return True
-        try:
-            await leases.insert_one(
-                {"_id": "relay", "owner": self.owner, "until": now + self.lease}
-            )
-        except DuplicateKeyError:
-            return False
-        return True
-
-    async def _release_lease(self) -> None:
-        with contextlib.suppress(PyMongoError):
-            await self.db[LEASES].update_one(
-                {"_id": "relay", "owner": self.owner},
-                {"$set": {"until": datetime.fromtimestamp(0, UTC)}},
-            )
+            # Every record acknowledged by all in-sync replicas before the rows go.
+            await asyncio.gather(*acks)
+            await conn.execute(DELETE_PUBLISHED, {"ids": [r.id for r in rows]})
+        if self.on_published:
+            for row in rows:
+                self.on_published(row.topic, 1)
+        return len(rows)

@@ -37,17 +37,28 @@ class ServiceSettings(HttpSettings):
     """A domain service: it also owns a database and talks to Kafka."""
 
     kafka_bootstrap: str = "127.0.0.1:19092"
-    mongo_url: str = "mongodb://127.0.0.1:27018/"
-    mongo_database: str | None = Field(
-        default=None, description="Defaults to vaccinera_<service>: one database per service."
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://role:password@host:port/database; defaults to the local "
+        "stack's vaccinera_<service> database, one per service.",
     )
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+
+    # Admission control: requests in flight per process, and how long one may take before it
+    # is rolled back and answered 503 (the gateway's upstream timeout is longer).
+    max_in_flight: int = Field(default=200, ge=1)
+    request_deadline: float = Field(default=10.0, gt=0)
 
     consumer_max_attempts: int = Field(default=3, ge=1)
-    # A local write wakes the relay at once; polling only finds what a crash left behind, and
-    # on FerretDB each poll scans the outbox collections, so it is kept slow.
-    relay_poll_interval: float = Field(default=2.0, gt=0)
-    relay_lease_seconds: float = Field(default=5.0, gt=0)
+    # Commits wake the relay (in process and by NOTIFY); the poll only finds what a replica
+    # that died left behind.
+    relay_poll_interval: float = Field(default=1.0, gt=0)
+    relay_batch: int = Field(default=500, ge=1)
 
     @property
-    def database_name(self) -> str:
-        return self.mongo_database or f"vaccinera_{self.service_name.replace('-', '_')}"
+    def database_dsn(self) -> str:
+        if self.database_url:
+            return self.database_url
+        name = f"vaccinera_{self.service_name.replace('-', '_')}"
+        return f"postgresql://{name}:dev-{name}@127.0.0.1:15432/{name}"

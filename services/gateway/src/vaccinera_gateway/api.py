@@ -71,6 +71,16 @@ async def forward(service: str, path: str, request: Request) -> Response:
         )
     except httpx.InvalidURL as exc:
         raise BadRequest("The address contains characters that are not allowed.") from exc
+    except httpx.TimeoutException:
+        # Rare: the service's own deadline is shorter. Whether it finished is unknown here.
+        return error_response(
+            ErrorBody(
+                status=504,
+                code="upstream_timeout",
+                message=f"The {service} service did not answer in time. Retry with the same "
+                "Idempotency-Key to be sure nothing happens twice.",
+            )
+        )
     except httpx.TransportError:
         return error_response(
             ErrorBody(

@@ -20,4 +20,6 @@ class Settings(HttpSettings):
         default_factory=lambda: dict(DEFAULT_SERVICE_URLS),
         description="Service name -> base URL, as JSON in VACCINERA_SERVICE_URLS.",
     )
-    upstream_timeout: float = 30.0
+    # Longer than a service's own request deadline (10 s): the service answers first, with a
+    # 503 that promises nothing was changed, and the gateway relays that instead of guessing.
+    upstream_timeout: float = 15.0

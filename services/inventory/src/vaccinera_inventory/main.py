@@ -1,6 +1,6 @@
 """Entry point: ``python -m vaccinera_inventory.main`` serves HTTP and Kafka in one process."""
 
-from vaccinera_inventory import api, handlers, store
+from vaccinera_inventory import api, handlers, store, tables
 from vaccinera_inventory.settings import Settings
 from vaccinera_kit.app import ServiceSpec, run, service_factory
 
@@ -8,6 +8,7 @@ SPEC = ServiceSpec.from_modules(
     "Vaccinera Inventory",
     "Batches and vaccine stock per unit, discards and quick lists (IN-1..IN-6).",
     api=api,
+    tables=tables,
     store=store,
     handlers=handlers,
 )

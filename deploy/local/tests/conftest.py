@@ -11,5 +11,6 @@ TOPICS = ["devstack.test.events", "devstack.test.commands"]
 
 @pytest.fixture(scope="session")
 def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
-    with Infrastructure(tmp_path_factory.mktemp("devstack"), Ports.free(), TOPICS) as running:
+    base = tmp_path_factory.mktemp("devstack")
+    with Infrastructure(base, Ports.free(), TOPICS, durable=False) as running:
         yield running

@@ -1,20 +1,23 @@
-"""The real servers behind the devstack: Kafka (JVM), FerretDB and the HTTP stand-ins."""
+"""The real servers behind the devstack: Kafka (JVM), PostgreSQL and the HTTP stand-ins."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import UnknownTopicOrPartitionError
-from pymongo import AsyncMongoClient
-from pymongo.errors import DuplicateKeyError
 
 from vaccinera_devstack.infra import Infrastructure
+from vaccinera_devstack.postgres import PostgresServer
+from vaccinera_devstack.process import free_port, port_open
+from vaccinera_devstack.testing import dump_databases
 
 pytestmark = pytest.mark.infra
 
@@ -102,23 +105,110 @@ async def test_message_produced_with_acks_all_is_consumed_and_committed(
         await consumer.stop()
 
 
-async def test_ferretdb_ping_roundtrip_and_unique_index(infra: Infrastructure) -> None:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url)
+async def test_postgres_answers_as_the_admin(infra: Infrastructure) -> None:
+    conn = await asyncpg.connect(infra.admin_url)
     try:
-        assert (await client.admin.command("ping"))["ok"] == 1.0
-        people = client["devstack_test"]["people"]
-        await people.create_index("email", unique=True)
-        await people.insert_one({"_id": "p1", "email": "a@example.se", "doses": 1})
-        assert await people.find_one({"email": "a@example.se"}) == {
-            "_id": "p1",
-            "email": "a@example.se",
-            "doses": 1,
-        }
-        with pytest.raises(DuplicateKeyError) as raised:
-            await people.insert_one({"_id": "p2", "email": "a@example.se"})
-        assert raised.value.code == 11000
+        assert (await conn.fetchval("SHOW server_version")).startswith("15.")
+        assert await conn.fetchval("SHOW fsync") == "off"  # the session's durable=False
+        assert await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
     finally:
-        await client.close()
+        await conn.close()
+
+
+def test_postgres_never_runs_as_root(infra: Infrastructure) -> None:
+    assert infra.postgres.process is not None
+    assert Path(f"/proc/{infra.postgres.process.pid}").stat().st_uid != 0
+
+
+async def test_a_service_owns_its_database_and_a_unique_index_holds(
+    infra: Infrastructure,
+) -> None:
+    url = infra.database_url("x-test")
+    assert infra.database_url("x-test") == url
+    assert url == (
+        f"postgresql://vaccinera_x_test:dev-vaccinera_x_test@127.0.0.1:{infra.ports.postgres}"
+        "/vaccinera_x_test"
+    )
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "CREATE TABLE people (id text PRIMARY KEY, email text NOT NULL, doses int)"
+        )
+        await conn.execute("CREATE UNIQUE INDEX people_email ON people (email)")
+        await conn.execute("INSERT INTO people VALUES ('p1', 'a@example.se', 1)")
+        assert await conn.fetchval("SELECT doses FROM people WHERE email = 'a@example.se'") == 1
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute("INSERT INTO people VALUES ('p2', 'a@example.se', 0)")
+    finally:
+        await conn.close()
+
+
+async def test_a_service_role_reaches_no_other_database(infra: Infrastructure) -> None:
+    own = infra.database_url("x-alpha")
+    infra.database_url("x-beta")
+    for other in ("vaccinera_x_beta", "postgres"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await asyncpg.connect(own, database=other)
+
+
+async def test_btree_gist_is_created_by_the_service_role(infra: Infrastructure) -> None:
+    conn = await asyncpg.connect(infra.database_url("x-gist"))
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
+        # What it is for: no two bookings of one column may overlap in time.
+        await conn.execute(
+            "CREATE TABLE slots (col text, during tstzrange,"
+            " EXCLUDE USING gist (col WITH =, during WITH &&))"
+        )
+        await conn.execute("INSERT INTO slots VALUES ('1', '[2026-01-01 08:00, 2026-01-01 08:05)')")
+        with pytest.raises(asyncpg.ExclusionViolationError):
+            await conn.execute(
+                "INSERT INTO slots VALUES ('1', '[2026-01-01 08:04, 2026-01-01 08:09)')"
+            )
+    finally:
+        await conn.close()
+
+
+async def test_dump_databases_shows_text_jsonb_and_bytea(infra: Infrastructure) -> None:
+    conn = await asyncpg.connect(infra.database_url("x-dump"))
+    try:
+        await conn.execute("CREATE TABLE contacts (note text, doc jsonb, blob bytea)")
+        await conn.execute(
+            "INSERT INTO contacts VALUES ($1, $2, $3)",
+            "Okänd patient",
+            '{"mobile": "+46701740001"}',
+            b"sms to +46701740002",
+        )
+    finally:
+        await conn.close()
+    dump = await dump_databases(infra.admin_url)
+    for text in ("vaccinera_x_dump.public.contacts", "Okänd", "+46701740001", "+46701740002"):
+        assert text in dump
+
+
+def test_postgres_restarts_on_its_data_dir(tmp_path: Path) -> None:
+    # A pytest tmp dir: when root, the server's own user cannot enter it (see postgres.py).
+    server = PostgresServer(free_port(), tmp_path / "pg", tmp_path / "pg.log", durable=False)
+    for round_ in range(2):
+        server.start()
+        try:
+            server.wait_ready(30)
+            url = server.database_url("x-restart")
+            assert asyncio.run(_count_and_add(url)) == round_
+        finally:
+            server.stop()
+        assert not port_open(server.port)
+
+
+async def _count_and_add(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS visits (at timestamptz DEFAULT now())")
+        count: int = await conn.fetchval("SELECT count(*) FROM visits")
+        await conn.execute("INSERT INTO visits DEFAULT VALUES")
+        return count
+    finally:
+        await conn.close()
 
 
 @pytest.mark.parametrize("kind", ["sms", "nvr", "npo"])

@@ -58,7 +58,7 @@ def test_stop_escalates_to_kill_for_a_process_ignoring_sigterm(tmp_path: Path) -
 def test_free_ports_are_distinct_and_local_ports_fixed() -> None:
     free = Ports.free()
     assert len(set(vars(free).values())) == 6
-    assert Ports.local() == Ports(19092, 19093, 27018, 18081, 18082, 18083)
+    assert Ports.local() == Ports(19092, 19093, 15432, 18081, 18082, 18083)
 
 
 def test_a_server_refuses_a_port_that_is_already_taken(tmp_path: Path) -> None:

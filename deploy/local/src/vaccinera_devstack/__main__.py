@@ -27,7 +27,7 @@ def up(_: argparse.Namespace) -> int:
     # SIGTERM behaves like Ctrl-C: whatever is running (even start-up) stops everything.
     signal.signal(signal.SIGTERM, interrupt)
     try:
-        print("vaccinera: starting Kafka, FerretDB, stand-ins and seven services ...", flush=True)
+        print("vaccinera: starting Kafka, PostgreSQL, stand-ins and seven services ...", flush=True)
         platform.start()
         patients = demo.load(platform.gateway_url, platform.keys)
         book = demo.open_time_book(platform.gateway_url, platform.keys)
@@ -45,7 +45,7 @@ Vaccinera is running (ready in {time.monotonic() - started:.0f} s).
   Identity prov.   {platform.idp.url}/directory   (demo staff; POST /token/siths, /token/bankid)
   AsyncAPI         http://127.0.0.1:{platform.ports.services["booking"]}/asyncapi  (per service)
   Kafka            127.0.0.1:{infra.kafka}
-  FerretDB         mongodb://127.0.0.1:{infra.ferretdb}/
+  PostgreSQL       {platform.infra.admin_url}  (admin; one database per service)
   SMS stand-in     http://127.0.0.1:{infra.sms}/_standin/received
   NVR stand-in     http://127.0.0.1:{infra.nvr}/_standin/received
   NPÖ stand-in     http://127.0.0.1:{infra.npo}/_standin/received

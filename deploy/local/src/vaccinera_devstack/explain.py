@@ -3,6 +3,7 @@ a large table whole (issue 7: every hot query uses an index)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -24,10 +25,20 @@ async def explain(
     run, so explaining a write changes nothing)."""
     compiled = statement.compile(dialect=conn.dialect)  # type: ignore[attr-defined]
     values = {**compiled.params, **(params or {})}
-    args = [values[name] for name in compiled.positiontup or ()]
+    # The type's own conversion (e.g. JSONB → text), as SQLAlchemy applies it when executing.
+    processors = compiled._bind_processors
+    args = [
+        processors[name](values[name]) if name in processors else values[name]
+        for name in compiled.positiontup or ()
+    ]
     raw = await conn.get_raw_connection()
-    prepared = await raw.driver_connection.prepare(str(compiled))  # type: ignore[union-attr]
-    document = await prepared.explain(*args)
+    # Not asyncpg's PreparedStatement.explain(): it json.loads the plan, which SQLAlchemy's
+    # json codec on the connection has already decoded (TypeError). Same query, same binding.
+    document = await raw.driver_connection.fetchval(  # type: ignore[union-attr]
+        f"EXPLAIN (FORMAT JSON) {compiled}", *args
+    )
+    if isinstance(document, str):
+        document = json.loads(document)
     return dict(document[0]["Plan"])
 
 

@@ -1,20 +1,20 @@
-"""The whole local infrastructure: Kafka, FerretDB and the three stand-ins, started together."""
+"""The whole local infrastructure: Kafka, PostgreSQL and the three stand-ins, started together."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from vaccinera_devstack._aio import run_coroutine
 from vaccinera_devstack._log import step
-from vaccinera_devstack.ferretdb import FerretDBServer, ensure_ferretdb
 from vaccinera_devstack.kafka import KafkaServer, ensure_kafka, ensure_topics
+from vaccinera_devstack.postgres import PostgresServer, ensure_postgres
 from vaccinera_devstack.standins import KINDS, StandIn, StandInServer
 
 
@@ -22,16 +22,16 @@ from vaccinera_devstack.standins import KINDS, StandIn, StandInServer
 class Ports:
     kafka: int
     kafka_controller: int
-    ferretdb: int
+    postgres: int
     sms: int
     nvr: int
     npo: int
 
     @classmethod
     def local(cls) -> Ports:
-        """Fixed ports of the developer stack (chosen to avoid the usual 9092/27017/8080)."""
+        """Fixed ports of the developer stack (chosen to avoid the usual 9092/5432/8080)."""
         return cls(
-            kafka=19092, kafka_controller=19093, ferretdb=27018, sms=18081, nvr=18082, npo=18083
+            kafka=19092, kafka_controller=19093, postgres=15432, sms=18081, nvr=18082, npo=18083
         )
 
     @classmethod
@@ -56,7 +56,8 @@ class Infrastructure:
     """Starts everything under base_dir (data/ and logs/); stops in reverse order.
 
     Usable as a context manager. Start-up launches every process first and only then waits,
-    so the JVM, FerretDB and the stand-ins boot concurrently.
+    so the JVM, PostgreSQL and the stand-ins boot concurrently. ``durable=False`` runs
+    PostgreSQL without fsync: for test sessions, whose data is thrown away.
     """
 
     def __init__(
@@ -66,6 +67,7 @@ class Infrastructure:
         topics: Sequence[str] = (),
         *,
         partitions: int = 3,
+        durable: bool = True,
     ) -> None:
         self.base_dir = base_dir
         self.ports = ports
@@ -75,7 +77,9 @@ class Infrastructure:
         self.kafka = KafkaServer(
             ports.kafka, ports.kafka_controller, data / "kafka", logs / "kafka.log"
         )
-        self.ferretdb = FerretDBServer(ports.ferretdb, data / "ferretdb", logs / "ferretdb.log")
+        self.postgres = PostgresServer(
+            ports.postgres, data / "postgres", logs / "postgres.log", durable=durable
+        )
         self.standins: dict[str, StandInServer] = {
             kind: StandInServer(
                 kind,
@@ -92,8 +96,13 @@ class Infrastructure:
         return self.kafka.bootstrap
 
     @property
-    def mongo_url(self) -> str:
-        return self.ferretdb.url
+    def admin_url(self) -> str:
+        """PostgreSQL's superuser: for tests and tools, never for services."""
+        return self.postgres.admin_url
+
+    def database_url(self, service: str) -> str:
+        """The service's own database and login role, created on first use."""
+        return self.postgres.database_url(service)
 
     def standin_url(self, kind: str) -> str:
         return self.standins[kind].url
@@ -105,12 +114,13 @@ class Infrastructure:
     def start(self, timeout: float = 120.0) -> None:
         began = time.monotonic()
         try:
-            # First run only: fetch jars and build the binary side by side.
+            # First run only: fetch jars and install PostgreSQL side by side.
             with ThreadPoolExecutor(2) as pool:
-                for future in [pool.submit(ensure_kafka), pool.submit(ensure_ferretdb)]:
+                for future in [pool.submit(ensure_kafka), pool.submit(ensure_postgres)]:
                     future.result()
             # Launch from this thread: children die with the thread that started them.
-            servers: list[_Server] = [*self.standins.values(), self.ferretdb, self.kafka]
+            # Kafka before PostgreSQL, so the JVM boots while a first start runs initdb.
+            servers: list[_Server] = [*self.standins.values(), self.kafka, self.postgres]
             for server in servers:
                 server.start()
                 self._started.append(server)
@@ -119,7 +129,7 @@ class Infrastructure:
                 for wait in waits:
                     wait.result()
             if self.topics:
-                _run_coroutine(ensure_topics(self.kafka_bootstrap, self.topics, self.partitions))
+                run_coroutine(ensure_topics(self.kafka_bootstrap, self.topics, self.partitions))
         except BaseException:
             self.stop()
             raise
@@ -137,10 +147,3 @@ class Infrastructure:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
-
-
-def _run_coroutine(coroutine: Coroutine[Any, Any, None]) -> None:
-    # start() is synchronous but may be called from inside a running event loop (an async
-    # fixture), where asyncio.run is refused; a private thread gets a loop of its own.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, coroutine).result()

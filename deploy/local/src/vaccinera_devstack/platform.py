@@ -94,7 +94,6 @@ class Platform:
             "VACCINERA_SERVICE_NAME": name,
             "VACCINERA_HTTP_PORT": str(self.ports.services[name]),
             "VACCINERA_KAFKA_BOOTSTRAP": f"127.0.0.1:{infra.kafka}",
-            "VACCINERA_MONGO_URL": f"mongodb://127.0.0.1:{infra.ferretdb}/",
             "VACCINERA_JWKS_URL": self.idp.jwks_url,
             "VACCINERA_IDENTITY_URL": self.url("identity"),
             "VACCINERA_SMS_PROVIDER_URL": f"http://127.0.0.1:{infra.sms}",
@@ -109,6 +108,9 @@ class Platform:
             env["VACCINERA_SERVICE_URLS"] = (
                 "{" + ",".join(f'"{n}":"{self.url(n)}"' for n in SERVICE_MODULES) + "}"
             )
+        else:
+            # Each domain service gets its own database and role, reaching no other's.
+            env["VACCINERA_DATABASE_URL"] = self.infra.database_url(name)
         return env
 
     def service_process(

@@ -136,12 +136,20 @@ class ManagedProcess:
     def wait_for_port(self, port: int, timeout: float, host: str = "127.0.0.1") -> None:
         self.wait_until(lambda: port_open(port, host), timeout)
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM the process group, wait up to `timeout`, then SIGKILL it."""
+    def stop(self, timeout: float = 15.0, *, leader_signal: signal.Signals | None = None) -> None:
+        """SIGTERM the process group, wait up to `timeout`, then SIGKILL it.
+
+        With `leader_signal`, only the leader gets that signal first: for servers such as
+        PostgreSQL that shut their own children down in order and read SIGTERM differently.
+        """
         proc = self._proc
         if proc is not None:
             if proc.poll() is None:
-                self._signal_group(proc.pid, signal.SIGTERM)
+                if leader_signal is None:
+                    self._signal_group(proc.pid, signal.SIGTERM)
+                else:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(proc.pid, leader_signal)
                 try:
                     proc.wait(timeout)
                 except subprocess.TimeoutExpired:

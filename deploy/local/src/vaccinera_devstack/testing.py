@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from vaccinera_devstack import postgres
+
 
 async def eventually(
     check: Callable[[], Awaitable[bool]],
@@ -111,18 +113,7 @@ async def read_everything(bootstrap: str, timeout: float = 30.0) -> list[Record]
     return records
 
 
-async def dump_databases(mongo_url: str) -> str:
-    """Every document of every database on the server as one text, for "found nowhere" checks."""
-    from pymongo import AsyncMongoClient
-
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_url)
-    parts: list[str] = []
-    try:
-        for name in await client.list_database_names():
-            db = client[name]
-            for coll in await db.list_collection_names():
-                async for doc in db[coll].find():
-                    parts.append(repr(doc))
-    finally:
-        await client.close()
-    return "\n".join(parts)
+async def dump_databases(admin_url: str) -> str:
+    """Every row of every table in every service database (vaccinera_*) as one text, one
+    ``database.schema.table: row`` line each, for "found nowhere" checks; bytea is decoded."""
+    return await postgres.dump_databases(admin_url)

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 
 from vaccinera_contracts.roles import Assignment, Principal, Role
 from vaccinera_devstack import tokens
@@ -42,6 +43,15 @@ def app(keys: tokens.DevKeys) -> FastAPI:
     async def create(body: Body) -> dict[str, str]:
         raise Conflict("Slot already taken.", extra={"next_free": ["09:05"]})
 
+    @app.get("/stored/{value}")
+    async def stored(value: str, sqlstate: str) -> dict[str, str]:
+        class DriverError(Exception):
+            pass
+
+        error = DriverError("invalid byte sequence")
+        error.sqlstate = sqlstate  # type: ignore[attr-defined]
+        raise DBAPIError("SELECT", {}, error)
+
     nurse_only = Depends(require_staff(Role.NURSE))
 
     @app.get("/nurse")
@@ -72,6 +82,16 @@ async def test_malformed_json_is_a_clear_422(app: FastAPI) -> None:
     )
     assert r.status_code == 422
     assert r.json()["details"][0]["rule"] == "json_invalid"
+
+
+async def test_text_the_database_cannot_store_is_a_422_other_database_errors_a_500(
+    app: FastAPI,
+) -> None:
+    for sqlstate in ("22021", "22P05"):  # NUL in text; \u0000 in JSON
+        r = await call(app, "GET", f"/stored/%00?sqlstate={sqlstate}")
+        assert (r.status_code, r.json()["code"]) == (422, "invalid_text")
+    r = await call(app, "GET", "/stored/x?sqlstate=57014")  # e.g. a cancelled statement
+    assert (r.status_code, r.json()["code"]) == (500, "internal_error")
 
 
 async def test_domain_error_keeps_its_status_and_extra(app: FastAPI) -> None:

@@ -29,6 +29,22 @@ def test_personnummer_and_phone_numbers_are_masked(secret: str) -> None:
     assert "GET /api/identity/patients/" in masked
 
 
+@pytest.mark.parametrize(
+    "detail",
+    [
+        "DETAIL:  Failing row contains (p-1, personnummer, 191212121212, t, Kim, Hemlig, "
+        "2026-11-27 10:00:00+00, null, kim@example.se, Storgatan 1, 582 22, Linköping).",
+        "DETAIL:  Key (email)=(kim@example.se) already exists.",
+    ],
+)
+def test_postgres_error_details_lose_their_values(detail: str) -> None:
+    masked = mask_text(f'new row violates check constraint "x"\n{detail}\nnext line')
+    for secret in ("Hemlig", "kim@example.se", "Storgatan"):
+        assert secret not in masked
+    assert masked.startswith('new row violates check constraint "x"\nDETAIL:')
+    assert masked.endswith("\nnext line")
+
+
 def test_ordinary_numbers_and_dates_survive() -> None:
     text = "2026-11-27T10:15:00 booked 50 slots in 3 columns, port 19092"
     assert mask_text(text) == text

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import func, select
 
 import kit_test_app as app
@@ -53,14 +54,27 @@ async def service(infra: Infrastructure, database_url: str) -> AsyncIterator[Ser
     await svc.db.dispose()
 
 
-async def publish_raw(bootstrap: str, topic: str, *values: bytes) -> None:
+async def publish_raw(bootstrap: str, topic: str, *values: bytes) -> list[tuple[int, int]]:
+    """Publish in order on one key; returns (partition, offset) of each record."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        for value in values:
-            await producer.send_and_wait(topic, value, key=b"k")
+        sent = [await producer.send_and_wait(topic, value, key=b"k") for value in values]
     finally:
         await producer.stop()
+    return [(m.partition, m.offset) for m in sent]
+
+
+async def consumed_past(service: Service, partition: int, offset: int) -> bool:
+    """The service's consumer group has committed beyond ``offset``: it processed it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=service.settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(service.settings.service_name)
+    finally:
+        await admin.close()
+    position = committed.get(TopicPartition(app.TOPIC, partition))
+    return position is not None and position.offset > offset
 
 
 def envelope_bytes(counter_id: str, amount: int = 1, explode: bool = False) -> tuple[str, bytes]:
@@ -228,8 +242,8 @@ async def test_same_event_delivered_twice_has_one_effect(
     counter_id = f"c-{uuid.uuid4()}"
     _, body = envelope_bytes(counter_id, amount=7)
     await service.broker.start()
-    await publish_raw(infra.kafka_bootstrap, app.TOPIC, body, body)
-    await eventually(lambda: _consumed(service, "duplicate", 1), timeout=20)
+    *_, (partition, last) = await publish_raw(infra.kafka_bootstrap, app.TOPIC, body, body)
+    await eventually(lambda: consumed_past(service, partition, last), timeout=30)
     assert await total(service, counter_id) == 7
 
 

@@ -21,8 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
+from sqlalchemy import delete, func, select
 
 from tests.conftest import staff_headers
 from vaccinera_contracts.envelope import DomainEvent, EventEnvelope, new_envelope
@@ -39,14 +38,17 @@ from vaccinera_devstack.platform import Platform, wait_ready
 from vaccinera_devstack.process import ManagedProcess, free_port
 from vaccinera_devstack.standins import RequestRecord, StandIn
 from vaccinera_devstack.testing import eventually
+from vaccinera_kit.database import PROCESSED_EVENTS, Database, service_metadata
+from vaccinera_notifications.tables import bookings as booking_states
+from vaccinera_notifications.tables import contacts, messages
 
 pytestmark = pytest.mark.infra
 
 SMS_PATH = "/sms/v1/messages"
 UNIT = "Vårdcentralen Centrum"
 
-Doc = dict[str, Any]
-Database = AsyncDatabase[Doc]
+Row = dict[str, Any]
+processed_events = service_metadata().tables[PROCESSED_EVENTS]
 
 
 # --- fixtures and helpers ---------------------------------------------------------------------
@@ -64,9 +66,10 @@ async def producer(platform: Platform) -> AsyncIterator[AIOKafkaProducer]:
 
 @pytest.fixture(scope="module")
 async def db(platform: Platform) -> AsyncIterator[Database]:
-    client: AsyncMongoClient[Doc] = AsyncMongoClient(platform.infra.mongo_url, tz_aware=True)
-    yield client["vaccinera_notifications"]
-    await client.close()
+    """The notifications service's own database, read directly."""
+    database = Database(platform.infra.database_url("notifications"))
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture
@@ -150,38 +153,45 @@ def booking(
     )
 
 
-def whole_seconds(moment: datetime) -> datetime:
-    # BSON keeps milliseconds: stored times compare equal to computed ones only without µs.
-    return moment.replace(microsecond=0)
-
-
 async def with_contact(
     producer: AIOKafkaProducer, db: Database, patient_id: str, mobile: str | None
 ) -> None:
     await publish(producer, ContactDetailsChanged(patient_id=patient_id, mobile=mobile, email=None))
 
     async def projected() -> bool:
-        doc = await db["contacts"].find_one({"_id": patient_id})
-        return doc is not None and doc.get("mobile") == mobile
+        row = await one(db, contacts, contacts.c.patient_id == patient_id)
+        return row is not None and row["mobile"] == mobile
 
     await eventually(projected)
 
 
-async def messages_of(db: Database, patient_id: str) -> list[Doc]:
-    docs: list[Doc] = await db["messages"].find({"patient_id": patient_id}).to_list()
-    return sorted(docs, key=lambda d: (d["due_at"], d["_id"]))
+async def one(db: Database, table: Any, *where: Any) -> Row | None:
+    async with db.connect() as conn:
+        row = (await conn.execute(select(table).where(*where))).first()
+    return None if row is None else dict(row._mapping)
 
 
-async def message(db: Database, message_id: str) -> Doc:
-    doc: Doc | None = await db["messages"].find_one({"_id": message_id})
-    assert doc is not None, message_id
-    return doc
+async def count(db: Database, table: Any, *where: Any) -> int:
+    async with db.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(table).where(*where)) or 0)
 
 
-async def wait_status(db: Database, message_id: str, status: str, timeout: float = 20) -> Doc:  # noqa: ASYNC109
+async def messages_of(db: Database, patient_id: str) -> list[Row]:
+    async with db.connect() as conn:
+        rows = await conn.execute(select(messages).where(messages.c.patient_id == patient_id))
+    return sorted((dict(r._mapping) for r in rows), key=lambda d: (d["due_at"], d["message_id"]))
+
+
+async def message(db: Database, message_id: str) -> Row:
+    row = await one(db, messages, messages.c.message_id == message_id)
+    assert row is not None, message_id
+    return row
+
+
+async def wait_status(db: Database, message_id: str, status: str, timeout: float = 20) -> Row:  # noqa: ASYNC109
     async def reached() -> bool:
-        doc = await db["messages"].find_one({"_id": message_id})
-        return doc is not None and doc["status"] == status
+        row = await one(db, messages, messages.c.message_id == message_id)
+        return row is not None and row["status"] == status
 
     await eventually(reached, timeout=timeout)
     return await message(db, message_id)
@@ -207,7 +217,7 @@ async def test_nt1_confirmation_reminders_rebooking_and_cancellation(
 ) -> None:
     patient, mobile = new_patient(), new_mobile()
     await with_contact(producer, db, patient, mobile)
-    start = whole_seconds(datetime.now(UTC) + timedelta(days=3))
+    start = datetime.now(UTC) + timedelta(days=3)
     created = booking(patient, start, dose=1)
     (created_id,) = await publish(producer, created)
 
@@ -253,7 +263,7 @@ async def test_nt1_confirmation_reminders_rebooking_and_cancellation(
     )
     await wait_status(db, f"{rebooked_id}:rebooked", "sent")
     assert sent_to(sms, mobile)[-1]["body"]["text"].startswith("Din tid är flyttad. Välkommen")
-    by_event = {m["_id"]: m for m in await messages_of(db, patient)}
+    by_event = {m["message_id"]: m for m in await messages_of(db, patient)}
     for lead in ("24h", "2h"):
         old = by_event[f"{created_id}:reminder-{lead}"]
         assert (old["status"], old["last_error"]) == ("withdrawn", "booking moved")
@@ -276,7 +286,7 @@ async def test_nt1_confirmation_reminders_rebooking_and_cancellation(
     )
     await wait_status(db, f"{cancelled_id}:cancelled", "sent")
     assert " är avbokad. " in sent_to(sms, mobile)[-1]["body"]["text"]
-    statuses = {m["_id"]: m["status"] for m in await messages_of(db, patient)}
+    statuses = {m["message_id"]: m["status"] for m in await messages_of(db, patient)}
     assert [s for i, s in statuses.items() if "reminder" in i] == ["withdrawn"] * 4
     assert len(sent_to(sms, mobile)) == 3
 
@@ -314,7 +324,7 @@ async def test_nt1_reminder_goes_out_when_due_and_not_for_other_visits(
     texts = [r["body"]["text"] for r in sent_to(sms, mobile)]
     assert sum(t.startswith("Påminnelse: välkommen till") for t in texts) == 1
     assert dose2.manage_code not in reminder["text"]
-    assert not await db["messages"].find_one({"_id": f"{other_id}:reminder-2h"})
+    assert not await one(db, messages, messages.c.message_id == f"{other_id}:reminder-2h")
 
 
 async def test_nt1_cancellation_of_a_booking_never_seen_before_is_still_sent(
@@ -335,7 +345,7 @@ async def test_nt1_cancellation_of_a_booking_never_seen_before_is_still_sent(
         ),
     )
     await wait_status(db, f"{event_id}:cancelled", "sent")
-    state = await db["bookings"].find_one({"_id": unknown.booking_id})
+    state = await one(db, booking_states, booking_states.c.booking_id == unknown.booking_id)
     assert state is not None and state["cancelled"] is True
     assert len(sent_to(sms, mobile)) == 1
 
@@ -421,7 +431,8 @@ async def test_nt3_mass_cancellation_one_sms_per_patient_with_the_units_text(
 
     async def all_cancelled() -> bool:
         ids = [b.booking_id for b in bookings]
-        return await db["bookings"].count_documents({"_id": {"$in": ids}, "cancelled": True}) == 4
+        cancelled = booking_states.c.booking_id.in_(ids), booking_states.c.cancelled
+        return await count(db, booking_states, *cancelled) == 4
 
     await eventually(all_cancelled)
     await asyncio.sleep(1)  # room for any extra message to show up
@@ -456,11 +467,16 @@ async def test_nt4_duplicate_delivery_of_an_event_sends_one_sms(
     await wait_status(db, f"{event_id}:confirmation", "sent")
 
     # Even if the consumer's processed record were lost, the message id stands in the way.
-    await db["_processed_events"].delete_one({"_id": event_id})
+    processed = (
+        processed_events.c.consumer == "notifications",
+        processed_events.c.event_id == envelope.event_id,
+    )
+    async with db.engine.begin() as conn:
+        assert (await conn.execute(delete(processed_events).where(*processed))).rowcount == 1
     await send(producer, event, body, event_id)
 
     async def handled_again() -> bool:
-        return await db["_processed_events"].find_one({"_id": event_id}) is not None
+        return await one(db, processed_events, *processed) is not None
 
     await eventually(handled_again)
     await asyncio.sleep(0.5)
@@ -537,8 +553,8 @@ async def test_nt4_replica_killed_mid_burst_every_confirmation_sent_exactly_once
         await asyncio.gather(*pending)
 
         async def contacts_known() -> bool:
-            n = await db["contacts"].count_documents(
-                {"_id": {"$in": patients}, "mobile": {"$ne": None}}
+            n = await count(
+                db, contacts, contacts.c.patient_id.in_(patients), contacts.c.mobile.is_not(None)
             )
             return n == BURST
 
@@ -575,7 +591,9 @@ async def test_nt4_replica_killed_mid_burst_every_confirmation_sent_exactly_once
         await asyncio.to_thread(wait_ready, replica, f"http://127.0.0.1:{port}", 60)
 
         async def all_sent() -> bool:
-            n = await db["messages"].count_documents({"_id": {"$in": keys}, "status": "sent"})
+            n = await count(
+                db, messages, messages.c.message_id.in_(keys), messages.c.status == "sent"
+            )
             return n == BURST
 
         await eventually(all_sent, timeout=120, interval=0.5)

@@ -60,9 +60,16 @@ Book a time as Tolvan Tolvansson (citizen, BankID) in the docs page: Authorize w
 {citizen}
 
 then GET /api/booking/time-books/{book.time_book_id}/free-times?visit_type_id={dose1}
-and POST /api/booking/bookings with {{"time_book_id": "{book.time_book_id}",
-"visit_type_id": "{dose1}", "start": <a free start>, "health_declaration":
-<GET /api/booking/units/unit-centrum/questionnaire, answer each question {{"yes": false}}>}}.
+and POST /api/booking/bookings with
+
+{{"time_book_id": "{book.time_book_id}", "visit_type_id": "{dose1}",
+ "start": "<a free start from the list>",
+ "health_declaration": {{"version": 0, "answers": {{"fever": {{"yes": false}},
+   "allergy": {{"yes": false}}, "anticoagulants": {{"yes": false}},
+   "recent_vaccine": {{"yes": false}}}}}}}}
+
+("version" is the unit's questionnaire version: GET /api/booking/units/unit-centrum/questionnaire
+shows the questions and their current version.)
 
 More tokens: ./vaccinera token --role doctor   Stop: Ctrl-C (or kill {os.getpid()}).
 """,

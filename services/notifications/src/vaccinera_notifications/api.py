@@ -17,8 +17,9 @@ from vaccinera_contracts.roles import Principal
 from vaccinera_kit.access_log import AccessLog
 from vaccinera_kit.app import Service
 from vaccinera_kit.auth import authorize
+from vaccinera_kit.database import Database
+from vaccinera_notifications import store
 from vaccinera_notifications.domain import Kind, Status
-from vaccinera_notifications.store import MessageStore
 
 router = APIRouter(tags=["messages"])
 routers = (router,)
@@ -47,15 +48,15 @@ def _service(request: Request) -> Service:
     return service
 
 
-def get_messages(request: Request) -> MessageStore:
-    return MessageStore(_service(request).db)
+def get_db(request: Request) -> Database:
+    return _service(request).db
 
 
 def get_access_log(request: Request) -> AccessLog:
     return _service(request).access_log
 
 
-Messages = Annotated[MessageStore, Depends(get_messages)]
+Db = Annotated[Database, Depends(get_db)]
 Access = Annotated[AccessLog, Depends(get_access_log)]
 PatientId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[\w.:-]+$")]
 
@@ -67,28 +68,29 @@ PatientId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[\w.:-]
 )
 async def list_messages(
     patient_id: PatientId,
-    messages: Messages,
+    db: Db,
     access: Access,
     principal: Annotated[Principal, Depends(authorize(Ops.LIST_MESSAGES))],
 ) -> MessagesOut:
     """The patient's text messages, oldest first: what was (or will be) sent, when, and the
     delivery status. The number they went to is not shown; it lives in identity."""
-    docs = await messages.for_patient(patient_id)
+    async with db.connect() as conn:
+        rows = await store.patient_messages(conn, patient_id)
     await access.record(principal, Ops.LIST_MESSAGES, patient_id)
     return MessagesOut(
         patient_id=patient_id,
         messages=[
             MessageOut(
-                message_id=d["_id"],
-                booking_id=d["booking_id"],
-                kind=d["kind"],
-                status=d["status"],
-                text=d["text"],
-                due_at=d["due_at"],
-                sent_at=d.get("sent_at"),
-                attempts=d.get("attempts", 0),
-                reason=d.get("last_error"),
+                message_id=r.message_id,
+                booking_id=r.booking_id,
+                kind=r.kind,
+                status=r.status,
+                text=r.text,
+                due_at=r.due_at,
+                sent_at=r.sent_at,
+                attempts=r.attempts,
+                reason=r.last_error,
             )
-            for d in docs
+            for r in rows
         ],
     )

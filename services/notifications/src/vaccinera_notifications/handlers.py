@@ -2,16 +2,18 @@
 
 - identity's events keep the contact projection; protection purges it and withdraws the
   patient's pending messages (ID-3, NT-2);
-- booking's events schedule messages under deterministic ids, so a redelivered event or a
-  second replica adds nothing (NT-1, NT-3, NT-4);
+- booking's events schedule messages under deterministic ids, so a second replica or a
+  redelivery past the consumer's dedup adds nothing (NT-1, NT-3, NT-4);
 - ``WORKERS`` runs the sender (``sender.py``) in every replica.
+
+Each handler runs in the consumer's unit of work: its writes and the event's processed mark
+commit together.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
@@ -27,20 +29,18 @@ from vaccinera_contracts.events import (
 from vaccinera_kit.app import Service, Worker
 from vaccinera_kit.consumer import EventConsumer
 from vaccinera_kit.telemetry import current_trace_headers
-from vaccinera_notifications import domain
+from vaccinera_kit.unit_of_work import UnitOfWork
+from vaccinera_notifications import domain, store
 from vaccinera_notifications.sender import Sender
 from vaccinera_notifications.settings import Settings
-from vaccinera_notifications.store import BookingProjection, ContactProjection, MessageStore
 
 
-@dataclass
+@dataclass(frozen=True)
 class Context:
     """What the handlers and the sender of one service share."""
 
     settings: Settings
     tz: ZoneInfo
-    # Set when a handler stored a message that is due now: the sender sends it at once.
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 # The kit hands handlers only the consumer; main.create_service binds the settings to it.
@@ -64,90 +64,83 @@ def context(consumer: EventConsumer) -> Context:
 
 
 def register(consumer: EventConsumer) -> None:
-    contacts = ContactProjection(consumer.db)
-    bookings = BookingProjection(consumer.db)
-    messages = MessageStore(consumer.db)
-
-    async def schedule(new: Iterable[domain.Message]) -> None:
+    async def schedule(uow: UnitOfWork, new: list[domain.Message], now: datetime) -> None:
         # The consumer span is current: the sends later join the booking's trace.
-        inserted = await messages.add(new, current_trace_headers())
-        now = datetime.now(UTC)
-        if any(m.due_at <= now for m in inserted):
-            context(consumer).wakeup.set()
+        await store.add_messages(uow.conn, new, current_trace_headers(), now)
 
     @consumer.on(ContactDetailsChanged)
-    async def contact_changed(event: TypedEnvelope[ContactDetailsChanged]) -> None:
-        current = await contacts.get(event.data.patient_id)
+    async def contact_changed(event: TypedEnvelope[ContactDetailsChanged], uow: UnitOfWork) -> None:
+        patient_id = event.data.patient_id
+        current = await store.contact(uow.conn, patient_id)
         update = domain.contact_update(
-            protected=bool(current and current.get("protected")),
+            protected=current is not None and current.protected,
             mobile=event.data.mobile,
             email=event.data.email,
         )
-        await contacts.apply(event.data.patient_id, str(event.event_id), update)
+        await store.apply_contact(uow.conn, patient_id, update)
+        if event.data.mobile:
+            await store.contact_arrived(uow.conn, patient_id)
 
     @consumer.on(ProtectionChanged)
-    async def protection_changed(event: TypedEnvelope[ProtectionChanged]) -> None:
-        await contacts.apply(
-            event.data.patient_id,
-            str(event.event_id),
-            domain.protection_update(event.data.protected),
+    async def protection_changed(event: TypedEnvelope[ProtectionChanged], uow: UnitOfWork) -> None:
+        patient_id = event.data.patient_id
+        await store.apply_contact(
+            uow.conn, patient_id, domain.protection_update(event.data.protected)
         )
         if event.data.protected:
             # The sender checks again before each send; this settles what is waiting now.
-            await messages.withdraw_patient(event.data.patient_id, "protected identity")
+            await store.withdraw_patient(uow.conn, patient_id, "protected identity")
 
     @consumer.on(BookingCreated)
-    async def booking_created(event: TypedEnvelope[BookingCreated]) -> None:
-        ctx = context(consumer)
-        booking = event.data
-        await bookings.scheduled(
-            booking.booking_id, booking.patient_id, booking.visit.start, event.occurred_at
+    async def booking_created(event: TypedEnvelope[BookingCreated], uow: UnitOfWork) -> None:
+        ctx, booking, now = context(consumer), event.data, datetime.now(UTC)
+        await store.booking_scheduled(
+            uow.conn, booking.booking_id, booking.patient_id, booking.visit.start, event.occurred_at
         )
-        await schedule(
-            domain.on_booking_created(
-                str(event.event_id),
-                booking,
-                now=datetime.now(UTC),
-                tz=ctx.tz,
-                lead_hours=ctx.settings.reminder_lead_hours,
-            )
+        new = domain.on_booking_created(
+            str(event.event_id),
+            booking,
+            now=now,
+            tz=ctx.tz,
+            lead_hours=ctx.settings.reminder_lead_hours,
         )
+        await schedule(uow, new, now)
 
     @consumer.on(BookingRebooked)
-    async def booking_rebooked(event: TypedEnvelope[BookingRebooked]) -> None:
-        ctx = context(consumer)
-        booking, event_id = event.data, str(event.event_id)
-        # The booking first: a reminder claimed meanwhile sees the new time and stands down.
-        await bookings.scheduled(
-            booking.booking_id, booking.patient_id, booking.visit.start, event.occurred_at
+    async def booking_rebooked(event: TypedEnvelope[BookingRebooked], uow: UnitOfWork) -> None:
+        ctx, booking, now = context(consumer), event.data, datetime.now(UTC)
+        event_id = str(event.event_id)
+        await store.booking_scheduled(
+            uow.conn, booking.booking_id, booking.patient_id, booking.visit.start, event.occurred_at
         )
-        await messages.withdraw_reminders(booking.booking_id, "booking moved", keep_event=event_id)
-        await schedule(
-            domain.on_booking_rebooked(
-                event_id,
-                booking,
-                now=datetime.now(UTC),
-                tz=ctx.tz,
-                lead_hours=ctx.settings.reminder_lead_hours,
-            )
+        await store.withdraw_reminders(
+            uow.conn, booking.booking_id, "booking moved", keep_event=event_id
         )
+        new = domain.on_booking_rebooked(
+            event_id,
+            booking,
+            now=now,
+            tz=ctx.tz,
+            lead_hours=ctx.settings.reminder_lead_hours,
+        )
+        await schedule(uow, new, now)
 
     @consumer.on(BookingCancelled)
-    async def booking_cancelled(event: TypedEnvelope[BookingCancelled]) -> None:
-        ctx = context(consumer)
-        booking, event_id = event.data, str(event.event_id)
-        await bookings.cancelled(booking.booking_id, booking.patient_id, event.occurred_at)
-        await messages.withdraw_reminders(
-            booking.booking_id, "booking cancelled", keep_event=event_id
+    async def booking_cancelled(event: TypedEnvelope[BookingCancelled], uow: UnitOfWork) -> None:
+        ctx, booking, now = context(consumer), event.data, datetime.now(UTC)
+        event_id = str(event.event_id)
+        await store.booking_cancelled(
+            uow.conn, booking.booking_id, booking.patient_id, event.occurred_at
         )
-        await schedule(
-            [domain.on_booking_cancelled(event_id, booking, now=datetime.now(UTC), tz=ctx.tz)]
+        await store.withdraw_reminders(
+            uow.conn, booking.booking_id, "booking cancelled", keep_event=event_id
         )
+        new = domain.on_booking_cancelled(event_id, booking, now=now, tz=ctx.tz)
+        await schedule(uow, [new], now)
 
 
 def _sender(service: Service) -> Worker:
-    ctx = context(service.consumer)
-    return Sender(service, ctx.settings, ctx.wakeup)
+    return Sender(service, context(service.consumer).settings)
 
 
 WORKERS: tuple[Callable[[Service], Worker], ...] = (_sender,)

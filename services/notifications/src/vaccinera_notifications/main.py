@@ -2,13 +2,14 @@
 
 from vaccinera_kit.app import Service, ServiceSpec, run
 from vaccinera_kit.settings import ServiceSettings
-from vaccinera_notifications import api, handlers, store
+from vaccinera_notifications import api, handlers, store, tables
 from vaccinera_notifications.settings import Settings
 
 SPEC = ServiceSpec.from_modules(
     "Vaccinera Notifications",
     "SMS confirmations, reminders and their delivery status (NT-1..NT-4).",
     api=api,
+    tables=tables,
     store=store,
     handlers=handlers,
 )

@@ -1,13 +1,17 @@
 """The sender worker: claims due messages and sends them through the SMS provider (NT-1..NT-4).
 
-Every replica runs one. A message is claimed with a compare-and-set on its state
-(``scheduled`` and due → ``sending`` with this replica's name and a lease), so two replicas
-never send it side by side; a claim whose lease ran out belongs to a replica that died and is
-taken over. A takeover may repeat a send whose outcome was never recorded: the provider's
+Every replica runs one. It claims due messages in batches with one statement (``FOR UPDATE
+SKIP LOCKED``, marked ``sending`` with this replica's name and a lease), so two replicas never
+hold the same message; a claim whose lease ran out belongs to a replica that died and is taken
+over. A takeover may repeat a send whose outcome was never recorded: the provider's
 ``Idempotency-Key`` (the message id) turns that into a replay of the first reply, not a second
-SMS. Up to ``sender_concurrency`` sends run at once; handlers wake the loop when they insert a
-message that is due now, and polling catches the rest (other replicas' inserts, retries,
-reminders coming due).
+SMS.
+
+Up to ``sender_concurrency`` sends run at once. Their outcomes are written in batches by one
+recorder (one statement for whatever finished meanwhile), so a burst costs few transactions and
+never takes the connections the event handlers need. Handlers NOTIFY when they commit a message
+that is due now, which wakes the sender of every replica at once; a slow poll finds the rest
+(retries, reminders coming due, leases running out).
 """
 
 from __future__ import annotations
@@ -16,26 +20,25 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+import asyncpg
 from opentelemetry import propagate, trace
 from prometheus_client import Counter
-from pymongo.errors import PyMongoError
 
 from vaccinera_kit.app import Service
+from vaccinera_kit.database import Database, plain_url
 from vaccinera_kit.telemetry import current_trace_headers
-from vaccinera_notifications import domain
+from vaccinera_notifications import domain, store
 from vaccinera_notifications.provider import Accepted, SmsProvider
 from vaccinera_notifications.settings import Settings
-from vaccinera_notifications.store import (
-    BookingProjection,
-    Claimed,
-    ContactProjection,
-    MessageStore,
-)
+from vaccinera_notifications.store import Claimed, Outcome
 
 log = logging.getLogger("vaccinera.notifications.sender")
+
+# At most this many outcomes in one recording statement.
+RECORD_BATCH = 500
 
 
 class Sender:
@@ -43,14 +46,11 @@ class Sender:
         self,
         service: Service,
         settings: Settings,
-        wakeup: asyncio.Event,
         provider: SmsProvider | None = None,
     ) -> None:
+        self.db = service.db
         self.settings = settings
         self.tracer = service.telemetry.tracer
-        self.messages = MessageStore(service.db)
-        self.contacts = ContactProjection(service.db)
-        self.bookings = BookingProjection(service.db)
         self.provider = provider or SmsProvider(
             settings.sms_provider_url,
             sender=settings.sms_sender,
@@ -59,8 +59,9 @@ class Sender:
         self.owner = f"{settings.service_name}-{uuid.uuid4()}"
         self.lease = timedelta(seconds=settings.sender_lease_seconds)
         self.contact_wait = timedelta(seconds=settings.contact_wait_seconds)
-        self._wakeup = wakeup
-        self._task: asyncio.Task[None] | None = None
+        self.recorder = Recorder(self.db, self.owner)
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
         self._sends: set[asyncio.Task[None]] = set()
         self.outcomes = Counter(
             "vaccinera_sms_messages",
@@ -71,19 +72,28 @@ class Sender:
         )
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"sms-sender-{self.owner}")
+        self.recorder.start()
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"sms-sender-{self.owner}"),
+            asyncio.create_task(
+                listen(self.db, store.DUE_CHANNEL, self._wake.set), name="sms-sender-listen"
+            ),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        self._tasks = []
         # Let sends in flight finish briefly; an unfinished one is taken over after its lease.
         if self._sends:
             _, pending = await asyncio.wait(self._sends, timeout=5)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self.recorder.stop()
         await self.provider.close()
 
     async def _run(self) -> None:
@@ -91,41 +101,39 @@ class Sender:
             if len(self._sends) >= self.settings.sender_concurrency:
                 await asyncio.wait(self._sends, return_when=asyncio.FIRST_COMPLETED)
                 continue
-            # Cleared before looking, so an insert during the look is not missed.
-            self._wakeup.clear()
+            # Cleared before looking, so a commit during the look is not missed.
+            self._wake.clear()
             free = self.settings.sender_concurrency - len(self._sends)
             try:
-                claimed = await self._claim(free)
-            except PyMongoError as exc:
-                log.warning("sender: database unavailable (%s), retrying", type(exc).__name__)
-                claimed = 0
+                claimed = await self.claim(free)
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:  # the worker must outlive any one bad round
                 log.warning("sender: claiming failed (%s), retrying", type(exc).__name__)
                 claimed = 0
             if claimed == free:
                 continue  # probably more due: claim again as soon as a slot is free
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self.settings.sender_poll_interval)
+                await asyncio.wait_for(self._wake.wait(), self.settings.sender_poll_interval)
 
-    async def _claim(self, free: int) -> int:
-        """Claim up to ``free`` due messages and start sending them; returns how many."""
-        now = datetime.now(UTC)
-        # One read for the candidates; each claim is then a write by id (no scan under the lock).
-        claimed = 0
-        for message_id in await self.messages.due(now, free):
-            taken = await self.messages.claim(message_id, self.owner, now, self.lease)
-            if taken is None:
-                continue  # another replica took it
-            claimed += 1
-            task = asyncio.create_task(self._deliver(taken), name=f"sms-{taken.message.message_id}")
+    async def claim(self, limit: int) -> int:
+        """Claim up to ``limit`` due messages and start sending them; returns how many."""
+        async with self.db.engine.begin() as conn:
+            batch = await store.claim(conn, self.owner, self.lease, limit)
+        for claimed in batch:
+            task = asyncio.create_task(
+                self._deliver(claimed), name=f"sms-{claimed.message.message_id}"
+            )
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
-        return claimed
+        return len(batch)
 
     async def _deliver(self, claimed: Claimed) -> None:
         message = claimed.message
         try:
-            await self._attempt(claimed)
+            outcome, label = await self._attempt(claimed)
+            if await self.recorder.record(outcome) and label is not None:
+                self.outcomes.labels(message.kind, label).inc()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -137,21 +145,22 @@ class Sender:
                 type(exc).__name__,
             )
 
-    async def _attempt(self, claimed: Claimed) -> None:
+    async def _attempt(self, claimed: Claimed) -> tuple[Outcome, str | None]:
+        """Decide, send if so decided, and say what to record (and the metric's label)."""
         message = claimed.message
-        now = datetime.now(UTC)
-        contact = await self.contacts.contact(message.patient_id)
-        booking = (
-            await self.bookings.get(message.booking_id) if message.kind == "reminder" else None
+        decision = domain.decide(
+            message,
+            claimed.contact,
+            claimed.booking,
+            now=datetime.now(UTC),
+            contact_wait=self.contact_wait,
         )
-        decision = domain.decide(message, contact, booking, now=now, contact_wait=self.contact_wait)
         if isinstance(decision, domain.Wait):
-            await self.messages.release(message.message_id, self.owner, decision.until)
-            return
-        if isinstance(decision, domain.Withdraw | domain.Skip):
-            status = "withdrawn" if isinstance(decision, domain.Withdraw) else "skipped"
-            await self._finish(message, status, {"last_error": decision.reason})
-            return
+            return store.release(message.message_id, decision.until), None
+        if isinstance(decision, domain.Withdraw):
+            return store.ended(message.message_id, "withdrawn", decision.reason), "withdrawn"
+        if isinstance(decision, domain.Skip):
+            return store.ended(message.message_id, "skipped", decision.reason), "skipped"
 
         parent = propagate.extract(claimed.trace)
         with self.tracer.start_as_current_span(
@@ -168,16 +177,7 @@ class Sender:
             )
         done = datetime.now(UTC)
         if isinstance(outcome, Accepted):
-            await self._finish(
-                message,
-                "sent",
-                {
-                    "provider_message_id": outcome.provider_message_id,
-                    "sent_at": done,
-                    "last_error": None,
-                },
-            )
-            return
+            return store.sent(message.message_id, outcome.provider_message_id, done), "sent"
         again = domain.retry_at(
             claimed.attempt,
             transient=outcome.transient,
@@ -187,20 +187,13 @@ class Sender:
             cap=self.settings.sender_backoff_max_seconds,
         )
         if again is None:
-            await self._finish(message, "failed", {"last_error": outcome.reason})
             log.warning(
                 "sender: message %s failed after %d attempts: %s",
                 message.message_id,
                 claimed.attempt,
                 outcome.reason,
             )
-            return
-        await self.messages.finish(
-            message.message_id,
-            self.owner,
-            {"status": "scheduled", "next_attempt_at": again, "last_error": outcome.reason},
-        )
-        self.outcomes.labels(message.kind, "retry").inc()
+            return store.ended(message.message_id, "failed", outcome.reason), "failed"
         log.info(
             "sender: message %s attempt %d: %s; next try in %.1fs",
             message.message_id,
@@ -208,7 +201,78 @@ class Sender:
             outcome.reason,
             (again - done).total_seconds(),
         )
+        return store.retry(message.message_id, again, outcome.reason), "retry"
 
-    async def _finish(self, message: domain.Message, status: str, fields: dict[str, Any]) -> None:
-        if await self.messages.finish(message.message_id, self.owner, {"status": status, **fields}):
-            self.outcomes.labels(message.kind, status).inc()
+
+class Recorder:
+    """Writes outcomes in batches: whatever finished while the previous batch was being
+    written goes in the next statement. ``record`` returns once its outcome is committed."""
+
+    def __init__(self, db: Database, owner: str) -> None:
+        self.db = db
+        self.owner = owner
+        self._queue: asyncio.Queue[tuple[Outcome, asyncio.Future[bool]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"sms-recorder-{self.owner}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        # Whatever is still queued keeps its claim and is taken over after the lease.
+        while not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            future.cancel()
+
+    async def record(self, outcome: Outcome) -> bool:
+        """True when written; False when this sender no longer held the claim."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        await self._queue.put((outcome, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < RECORD_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                async with self.db.engine.begin() as conn:
+                    written = await store.record(conn, self.owner, [o for o, _ in batch])
+            except asyncio.CancelledError:
+                for _, future in batch:
+                    future.cancel()
+                raise
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for outcome, future in batch:
+                if not future.done():
+                    future.set_result(outcome.message_id in written)
+
+
+async def listen(db: Database, channel: str, wake: Callable[[], None]) -> None:
+    """Call ``wake`` on every NOTIFY on ``channel``, on a connection of its own, reconnecting
+    when it is lost. A reconnect also wakes (a notification may have been missed meanwhile)."""
+    while True:
+        conn: asyncpg.Connection | None = None
+        try:
+            lost = asyncio.Event()
+            conn = await asyncpg.connect(plain_url(db.url), timeout=5)
+            conn.add_termination_listener(lambda *_, lost=lost: lost.set())
+            await conn.add_listener(channel, lambda *_: wake())
+            wake()
+            await lost.wait()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("sender listener: %s, reconnecting", type(exc).__name__)
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(conn.close(timeout=2))
+        await asyncio.sleep(1)

@@ -21,11 +21,13 @@ class Settings(ServiceSettings):
     reminder_lead_hours: list[float] = Field(default_factory=lambda: [24.0, 2.0])
 
     # The sender worker (NT-4).
-    # Handlers wake the sender at once; polling only finds reminders falling due.
+    # A handler's commit wakes every replica's sender at once (NOTIFY); polling only finds
+    # retries, reminders falling due and leases running out.
     sender_poll_interval: float = Field(default=1.0, gt=0)
     # How long a claim holds; a claim older than this was abandoned (crashed replica).
     sender_lease_seconds: float = Field(default=30.0, gt=0)
     sender_max_attempts: int = Field(default=10, ge=1)
+    # Sends in flight per replica (also the most one claim takes).
     sender_concurrency: int = Field(default=16, ge=1, le=256)
     sender_backoff_seconds: float = Field(default=0.5, gt=0)
     sender_backoff_max_seconds: float = Field(default=60.0, gt=0)

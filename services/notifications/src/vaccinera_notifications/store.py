@@ -1,230 +1,183 @@
-"""Notifications' repository.
+"""Notifications' repository: SQLAlchemy Core statements over ``tables.py``.
 
-- ``contacts``: projection of identity's events, the mobile number to text; never kept for a
-  protected patient (ID-3, NT-2).
-- ``bookings``: projection of booking's events, just enough to tell whether a reminder still
-  fits its booking (start, cancelled).
-- ``messages``: one document per text message, keyed by a deterministic id derived from its
-  trigger, so it exists at most once (NT-4); the sender claims due ones atomically.
+Every statement is built once, at import, with named parameters: building a statement costs
+more CPU than running it on a hot path, and a prebuilt one hits SQLAlchemy's compiled cache
+and asyncpg's prepared statements every time. The EXPLAIN test (tests/test_hot_queries.py)
+explains these same objects with the parameters the functions below pass.
+
+Constants that pick a partial index (``status = 'scheduled'``) are written into the SQL, not
+bound: a generic plan of a prepared statement cannot prove a partial index's predicate from a
+parameter.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from sqlalchemy import (
+    Boolean,
+    CursorResult,
+    DateTime,
+    Integer,
+    Interval,
+    Text,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vaccinera_contracts.envelope import DomainEvent
-from vaccinera_kit.database import CollectionSpec, Database, Document, apply_once, is_duplicate_key
-from vaccinera_notifications.domain import BookingState, Contact, Message
+from vaccinera_notifications.domain import BookingState, Contact, Kind, Message, Status
+from vaccinera_notifications.tables import bookings, contacts, messages
 
-CONTACTS = "contacts"
-BOOKINGS = "bookings"
-MESSAGES = "messages"
-
-COLLECTIONS = (
-    CollectionSpec(CONTACTS),
-    CollectionSpec(BOOKINGS),
-    CollectionSpec(
-        MESSAGES,
-        indexes=(
-            IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
-            IndexModel([("patient_id", ASCENDING), ("due_at", ASCENDING)], name="by_patient"),
-            IndexModel([("booking_id", ASCENDING), ("kind", ASCENDING)], name="by_booking"),
-        ),
-    ),
-)
 PUBLISHES: tuple[type[DomainEvent], ...] = ()
 
+# Handlers NOTIFY here when they store a message that is due now; PostgreSQL delivers it at
+# commit (never for a rolled-back transaction) to the sender of every replica.
+DUE_CHANNEL = "vaccinera_sms_due"
+NOTIFY_DUE = text(f"SELECT pg_notify('{DUE_CHANNEL}', '')")
 
-class ContactProjection:
-    def __init__(self, db: Database) -> None:
-        self.collection = db[CONTACTS]
+# Written into the SQL (see the module docstring).
+SCHEDULED = literal_column("'scheduled'", Text)
+SENDING = literal_column("'sending'", Text)
+REMINDER = literal_column("'reminder'", Text)
 
-    async def apply(self, patient_id: str, event_id: str, update: dict[str, Any]) -> bool:
-        return await apply_once(self.collection, {"_id": patient_id}, event_id, update)
+# What one page of a patient's history shows at most (the API's limit).
+PATIENT_PAGE = 500
 
-    async def get(self, patient_id: str) -> dict[str, Any] | None:
-        return await self.collection.find_one({"_id": patient_id}, {"_inbox": 0})
-
-    async def contact(self, patient_id: str) -> Contact | None:
-        doc = await self.collection.find_one({"_id": patient_id}, {"mobile": 1, "protected": 1})
-        if doc is None:
-            return None
-        return Contact(mobile=doc.get("mobile"), protected=bool(doc.get("protected")))
+m = messages
 
 
-class BookingProjection:
-    """Each booking's current start and whether it is cancelled. Events of one patient arrive
-    in order (keyed by patient id); ``at`` (the event's time) still keeps a late duplicate of
-    an older event from moving a booking back."""
-
-    def __init__(self, db: Database) -> None:
-        self.collection = db[BOOKINGS]
-
-    async def scheduled(
-        self, booking_id: str, patient_id: str, start: datetime, at: datetime
-    ) -> None:
-        try:
-            await self.collection.insert_one(
-                {
-                    "_id": booking_id,
-                    "patient_id": patient_id,
-                    "start": start,
-                    "cancelled": False,
-                    "at": at,
-                }
-            )
-        except DuplicateKeyError:
-            # Known already: move it, unless it is cancelled or this event is older.
-            await self.collection.update_one(
-                {"_id": booking_id, "cancelled": False, "at": {"$lt": at}},
-                {"$set": {"start": start, "at": at}},
-            )
-
-    async def cancelled(self, booking_id: str, patient_id: str, at: datetime) -> None:
-        try:
-            await self.collection.update_one(
-                {"_id": booking_id},
-                {
-                    "$set": {"cancelled": True, "at": at},
-                    "$setOnInsert": {"patient_id": patient_id, "start": None},
-                },
-                upsert=True,
-            )
-        except PyMongoError as exc:
-            # Two replicas upserting the same cancellation: the other one wrote it.
-            if not is_duplicate_key(exc):
-                raise
-
-    async def get(self, booking_id: str) -> BookingState | None:
-        doc = await self.collection.find_one({"_id": booking_id})
-        if doc is None:
-            return None
-        return BookingState(start=doc.get("start"), cancelled=bool(doc.get("cancelled")))
+def _count(result: CursorResult[Any]) -> int:
+    return int(result.rowcount)
 
 
-@dataclass(frozen=True)
-class Claimed:
-    message: Message
-    attempt: int  # 1 for the first try
-    trace: dict[str, str]  # trace context of the trigger
+# --- contacts (ID-3, NT-2) ----------------------------------------------------------------------
+
+CONTACT = select(contacts.c.mobile, contacts.c.protected).where(
+    contacts.c.patient_id == bindparam("patient")
+)
 
 
-# A message the sender may claim: due and scheduled, or claimed by a replica that never
-# finished within its lease (it crashed).
-def _claimable(now: datetime) -> dict[str, Any]:
+async def contact(conn: AsyncConnection, patient_id: str) -> Contact | None:
+    row = (await conn.execute(CONTACT, {"patient": patient_id})).first()
+    return None if row is None else Contact(mobile=row.mobile, protected=row.protected)
+
+
+@cache
+def contact_upsert(columns: tuple[str, ...]) -> Insert:
+    """Insert or update the contact's ``columns``. A number arriving for a patient who is
+    protected by then is dropped in the same statement (ID-3)."""
+    stmt = insert(contacts)
+    changes: dict[str, Any] = {k: stmt.excluded[k] for k in columns}
+    if "mobile" in columns and "protected" not in columns:
+        changes["mobile"] = case((contacts.c.protected, None), else_=stmt.excluded.mobile)
+    return stmt.on_conflict_do_update(index_elements=[contacts.c.patient_id], set_=changes)
+
+
+async def apply_contact(conn: AsyncConnection, patient_id: str, change: Mapping[str, Any]) -> None:
+    """Apply a contact change as ``domain.contact_update``/``protection_update`` state it.
+    Only what an SMS needs is kept (mobile, protected; no e-mail); a check constraint refuses
+    a number beside protection."""
+    fields = {k: v for k, v in change["$set"].items() if k in ("mobile", "protected")}
+    if fields:
+        columns = tuple(sorted(fields))
+        await conn.execute(contact_upsert(columns), {"patient_id": patient_id, **fields})
+
+
+# --- bookings --------------------------------------------------------------------------------
+
+_new_booking = insert(bookings)
+# Record or move a booking. Events of one patient arrive in order (keyed by patient id); ``at``
+# still keeps a late duplicate of an older event from moving a booking back, and a cancelled
+# booking stays cancelled.
+BOOKING_SCHEDULED = _new_booking.on_conflict_do_update(
+    index_elements=[bookings.c.booking_id],
+    set_={"start": _new_booking.excluded.start, "at": _new_booking.excluded.at},
+    where=and_(bookings.c.cancelled.is_(False), bookings.c.at < _new_booking.excluded.at),
+)
+# Cancelled, also a booking never seen before (its start stays unknown).
+BOOKING_CANCELLED = _new_booking.on_conflict_do_update(
+    index_elements=[bookings.c.booking_id],
+    set_={"cancelled": _new_booking.excluded.cancelled, "at": _new_booking.excluded.at},
+)
+
+
+async def booking_scheduled(
+    conn: AsyncConnection, booking_id: str, patient_id: str, start: datetime, at: datetime
+) -> None:
+    await conn.execute(
+        BOOKING_SCHEDULED,
+        {
+            "booking_id": booking_id,
+            "patient_id": patient_id,
+            "start": start,
+            "cancelled": False,
+            "at": at,
+        },
+    )
+
+
+async def booking_cancelled(
+    conn: AsyncConnection, booking_id: str, patient_id: str, at: datetime
+) -> None:
+    await conn.execute(
+        BOOKING_CANCELLED,
+        {
+            "booking_id": booking_id,
+            "patient_id": patient_id,
+            "start": None,
+            "cancelled": True,
+            "at": at,
+        },
+    )
+
+
+# --- messages: the handlers' side ----------------------------------------------------------------
+
+# Executed with a list of rows: sent as one multi-row INSERT, compiled once (a statement with
+# ``.values([...])`` would be compiled anew every time).
+ADD_MESSAGES = (
+    insert(messages)
+    .on_conflict_do_nothing(index_elements=[m.c.message_id])
+    .returning(m.c.message_id)
+)
+
+
+async def add_messages(
+    conn: AsyncConnection, new: Iterable[Message], trace: Mapping[str, str], now: datetime
+) -> list[Message]:
+    """Insert the messages not there yet; returns those this call inserted. An existing id
+    means the same trigger was handled before (redelivery, another replica): NT-4. Wakes the
+    senders at commit when one of them is due."""
+    candidates = list(new)
+    if not candidates:
+        return []
+    traceparent = trace.get("traceparent") or None
+    rows = [_row(message, traceparent) for message in candidates]
+    ids = set((await conn.execute(ADD_MESSAGES, rows)).scalars())
+    inserted = [message for message in candidates if message.message_id in ids]
+    if any(message.due_at <= now for message in inserted):
+        await conn.execute(NOTIFY_DUE)
+    return inserted
+
+
+def _row(message: Message, traceparent: str | None) -> dict[str, Any]:
     return {
-        "$or": [
-            {"status": "scheduled", "due_at": {"$lte": now}, "next_attempt_at": {"$lte": now}},
-            {"status": "sending", "claimed_until": {"$lt": now}},
-        ]
-    }
-
-
-class MessageStore:
-    def __init__(self, db: Database) -> None:
-        self.collection = db[MESSAGES]
-
-    async def add(self, messages: Iterable[Message], trace: Mapping[str, str]) -> list[Message]:
-        """Insert the messages not there yet; returns those this call inserted. A duplicate
-        id means the same trigger was handled before (redelivery, another replica)."""
-        inserted = []
-        for message in messages:
-            with contextlib.suppress(DuplicateKeyError):
-                await self.collection.insert_one(_document(message, trace))
-                inserted.append(message)
-        return inserted
-
-    async def withdraw_reminders(self, booking_id: str, reason: str, *, keep_event: str) -> int:
-        """Withdraw the booking's scheduled reminders, except those ``keep_event`` created (so a
-        redelivered rebooking does not withdraw its own new reminders)."""
-        result = await self.collection.update_many(
-            {
-                "booking_id": booking_id,
-                "kind": "reminder",
-                "status": "scheduled",
-                "event_id": {"$ne": keep_event},
-            },
-            {"$set": {"status": "withdrawn", "last_error": reason}},
-        )
-        return result.modified_count
-
-    async def withdraw_patient(self, patient_id: str, reason: str) -> int:
-        result = await self.collection.update_many(
-            {"patient_id": patient_id, "status": "scheduled"},
-            {"$set": {"status": "withdrawn", "last_error": reason}},
-        )
-        return result.modified_count
-
-    async def for_patient(self, patient_id: str, limit: int = 500) -> list[Document]:
-        return (
-            await self.collection.find({"patient_id": patient_id}, sort=[("due_at", ASCENDING)])
-            .limit(limit)
-            .to_list()
-        )
-
-    async def get(self, message_id: str) -> Document | None:
-        return await self.collection.find_one({"_id": message_id})
-
-    # --- the sender's side -------------------------------------------------------------------
-
-    async def due(self, now: datetime, limit: int) -> list[str]:
-        """Ids of messages that may be claimed now (one read; claiming is per id)."""
-        docs = await self.collection.find(_claimable(now), {"_id": 1}, limit=limit).to_list()
-        return [str(d["_id"]) for d in docs]
-
-    async def claim(
-        self, message_id: str, owner: str, now: datetime, lease: timedelta
-    ) -> Claimed | None:
-        """Atomically take this message for sending if it is still claimable (``scheduled``
-        and due, or ``sending`` with its lease run out), marking it ``sending`` for ``owner``;
-        None if another replica was first. The condition and the update are one operation,
-        found by id so the database does not scan for it."""
-        doc = await self.collection.find_one_and_update(
-            {"_id": message_id, **_claimable(now)},
-            {
-                "$set": {"status": "sending", "claimed_by": owner, "claimed_until": now + lease},
-                "$inc": {"attempts": 1},
-            },
-            return_document=ReturnDocument.AFTER,
-        )
-        if doc is None:
-            return None
-        trace = {"traceparent": doc["traceparent"]} if doc.get("traceparent") else {}
-        return Claimed(_message(doc), int(doc["attempts"]), trace)
-
-    async def finish(self, message_id: str, owner: str, fields: Mapping[str, Any]) -> bool:
-        """Record the outcome, if this replica still holds the claim."""
-        result = await self.collection.update_one(
-            {"_id": message_id, "status": "sending", "claimed_by": owner},
-            {"$set": dict(fields), "$unset": {"claimed_by": "", "claimed_until": ""}},
-        )
-        return result.modified_count == 1
-
-    async def release(self, message_id: str, owner: str, until: datetime) -> bool:
-        """Put a claimed message back, not counting it as an attempt (nothing was sent)."""
-        result = await self.collection.update_one(
-            {"_id": message_id, "status": "sending", "claimed_by": owner},
-            {
-                "$set": {"status": "scheduled", "next_attempt_at": until},
-                "$unset": {"claimed_by": "", "claimed_until": ""},
-                "$inc": {"attempts": -1},
-            },
-        )
-        return result.modified_count == 1
-
-
-def _document(message: Message, trace: Mapping[str, str]) -> Document:
-    # Fields appear once they have a value: FerretDB decodes every field of every document on
-    # each write to the collection, so lean documents keep the sender fast.
-    doc: Document = {
-        "_id": message.message_id,
+        "message_id": message.message_id,
         "event_id": message.event_id,
         "patient_id": message.patient_id,
         "booking_id": message.booking_id,
@@ -232,27 +185,293 @@ def _document(message: Message, trace: Mapping[str, str]) -> Document:
         "text": message.text,
         "due_at": message.due_at,
         "created_at": message.created_at,
+        "visit_start": message.visit_start,
         "status": "scheduled",
         "attempts": 0,
         "next_attempt_at": message.due_at,
+        "traceparent": traceparent,
     }
-    if message.visit_start is not None:
-        doc["visit_start"] = message.visit_start
-    if trace.get("traceparent"):
-        # The trigger's trace context: the send joins the booking's trace.
-        doc["traceparent"] = trace["traceparent"]
-    return doc
 
 
-def _message(doc: Document) -> Message:
-    return Message(
-        message_id=doc["_id"],
-        event_id=doc["event_id"],
-        patient_id=doc["patient_id"],
-        booking_id=doc["booking_id"],
-        kind=doc["kind"],
-        text=doc["text"],
-        due_at=doc["due_at"],
-        created_at=doc["created_at"],
-        visit_start=doc.get("visit_start"),
+# The booking's scheduled reminders, except those ``keep_event`` created (so a redelivered
+# rebooking does not withdraw its own new reminders).
+WITHDRAW_REMINDERS = (
+    update(m)
+    .where(
+        m.c.booking_id == bindparam("booking"),
+        m.c.kind == REMINDER,
+        m.c.status == SCHEDULED,
+        m.c.event_id != bindparam("keep_event"),
     )
+    .values(status="withdrawn", last_error=bindparam("reason"))
+)
+
+
+async def withdraw_reminders(
+    conn: AsyncConnection, booking_id: str, reason: str, *, keep_event: str
+) -> int:
+    params = {"booking": booking_id, "reason": reason, "keep_event": keep_event}
+    return _count(await conn.execute(WITHDRAW_REMINDERS, params))
+
+
+WITHDRAW_PATIENT = (
+    update(m)
+    .where(m.c.patient_id == bindparam("patient"), m.c.status == SCHEDULED)
+    .values(status="withdrawn", last_error=bindparam("reason"))
+)
+
+
+async def withdraw_patient(conn: AsyncConnection, patient_id: str, reason: str) -> int:
+    return _count(await conn.execute(WITHDRAW_PATIENT, {"patient": patient_id, "reason": reason}))
+
+
+# Messages that were only waiting for this patient's number become due now (instead of at
+# their next look, up to a second later). Never-tried ones only: a retry keeps its backoff.
+CONTACT_ARRIVED = (
+    update(m)
+    .where(
+        m.c.patient_id == bindparam("patient"),
+        m.c.status == SCHEDULED,
+        m.c.attempts == 0,
+        m.c.due_at <= func.now(),
+        m.c.next_attempt_at > func.now(),
+    )
+    .values(next_attempt_at=func.now())
+)
+
+
+async def contact_arrived(conn: AsyncConnection, patient_id: str) -> int:
+    woken = _count(await conn.execute(CONTACT_ARRIVED, {"patient": patient_id}))
+    if woken:
+        await conn.execute(NOTIFY_DUE)
+    return woken
+
+
+PATIENT_MESSAGES = (
+    select(
+        m.c.message_id,
+        m.c.booking_id,
+        m.c.kind,
+        m.c.status,
+        m.c.text,
+        m.c.due_at,
+        m.c.sent_at,
+        m.c.attempts,
+        m.c.last_error,
+    )
+    .where(m.c.patient_id == bindparam("patient"))
+    .order_by(m.c.due_at, m.c.message_id)
+    .limit(PATIENT_PAGE)
+)
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """A message as the API shows it."""
+
+    message_id: str
+    booking_id: str
+    kind: Kind
+    status: Status
+    text: str
+    due_at: datetime
+    sent_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+
+async def patient_messages(conn: AsyncConnection, patient_id: str) -> list[MessageRow]:
+    """The patient's messages, oldest first."""
+    result = await conn.execute(PATIENT_MESSAGES, {"patient": patient_id})
+    return [MessageRow(**row._mapping) for row in result]
+
+
+# --- messages: the sender's side ------------------------------------------------------------------
+
+# Due and scheduled, or claimed by a sender whose lease ran out (it crashed). Each arm matches
+# one partial index; the database clock decides, so replicas never disagree about leases.
+_claimable = (
+    select(m.c.message_id)
+    .where(
+        or_(
+            and_(
+                m.c.status == SCHEDULED, m.c.due_at <= func.now(), m.c.next_attempt_at <= func.now()
+            ),
+            and_(m.c.status == SENDING, m.c.claimed_until < func.now()),
+        )
+    )
+    .order_by(m.c.next_attempt_at)
+    .limit(bindparam("n", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+_claimed = (
+    update(m)
+    .where(m.c.message_id.in_(_claimable.scalar_subquery()))
+    .values(
+        status="sending",
+        claimed_by=bindparam("owner"),
+        claimed_until=func.now() + bindparam("lease", type_=Interval),
+        attempts=m.c.attempts + 1,
+    )
+    .returning(
+        m.c.message_id,
+        m.c.event_id,
+        m.c.patient_id,
+        m.c.booking_id,
+        m.c.kind,
+        m.c.text,
+        m.c.due_at,
+        m.c.created_at,
+        m.c.visit_start,
+        m.c.attempts,
+        m.c.traceparent,
+    )
+    .cte("claimed")
+)
+# Claim up to ``n`` claimable messages for ``owner`` in one statement: lock them (skipping those
+# another sender is locking), mark them ``sending`` with a lease, count the attempt, and return
+# each with its patient's contact and (for a reminder) its booking.
+CLAIM = select(
+    _claimed,
+    contacts.c.patient_id.label("contact_id"),
+    contacts.c.mobile,
+    contacts.c.protected,
+    bookings.c.booking_id.label("known_booking_id"),
+    bookings.c.start,
+    bookings.c.cancelled,
+).select_from(
+    _claimed.outerjoin(contacts, contacts.c.patient_id == _claimed.c.patient_id).outerjoin(
+        bookings,
+        and_(_claimed.c.kind == REMINDER, bookings.c.booking_id == _claimed.c.booking_id),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message this sender now holds, with what deciding about it needs."""
+
+    message: Message
+    attempt: int  # 1 for the first try
+    trace: dict[str, str]  # trace context of the trigger
+    contact: Contact | None
+    booking: BookingState | None  # reminders only
+
+
+async def claim(conn: AsyncConnection, owner: str, lease: timedelta, limit: int) -> list[Claimed]:
+    rows = (await conn.execute(CLAIM, {"owner": owner, "lease": lease, "n": limit})).all()
+    return [
+        Claimed(
+            message=Message(
+                message_id=r.message_id,
+                event_id=str(r.event_id),
+                patient_id=r.patient_id,
+                booking_id=r.booking_id,
+                kind=r.kind,
+                text=r.text,
+                due_at=r.due_at,
+                created_at=r.created_at,
+                visit_start=r.visit_start,
+            ),
+            attempt=r.attempts,
+            trace={"traceparent": r.traceparent} if r.traceparent else {},
+            contact=None
+            if r.contact_id is None
+            else Contact(mobile=r.mobile, protected=r.protected),
+            booking=None
+            if r.known_booking_id is None
+            else BookingState(start=r.start, cancelled=r.cancelled),
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed message; ``record`` writes many in one statement."""
+
+    message_id: str
+    status: Status
+    last_error: str | None = None
+    # A release leaves the reason of an earlier failed try in place.
+    keep_error: bool = False
+    next_attempt_at: datetime | None = None
+    provider_message_id: str | None = None
+    sent_at: datetime | None = None
+    # Nothing was sent (released while waiting for a number): the claim was no attempt.
+    refund: bool = False
+
+
+def sent(message_id: str, provider_message_id: str, at: datetime) -> Outcome:
+    return Outcome(message_id, "sent", provider_message_id=provider_message_id, sent_at=at)
+
+
+def retry(message_id: str, at: datetime, reason: str) -> Outcome:
+    return Outcome(message_id, "scheduled", last_error=reason, next_attempt_at=at)
+
+
+def release(message_id: str, until: datetime) -> Outcome:
+    return Outcome(message_id, "scheduled", keep_error=True, next_attempt_at=until, refund=True)
+
+
+def ended(message_id: str, status: Status, reason: str) -> Outcome:
+    """``failed``, ``withdrawn`` or ``skipped``, and why."""
+    return Outcome(message_id, status, last_error=reason)
+
+
+_WHEN = DateTime(timezone=True)
+# One array per field, unnested side by side into one row per outcome.
+_OUTCOME_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("message_id", Text),
+    ("status", Text),
+    ("last_error", Text),
+    ("keep_error", Boolean),
+    ("next_attempt_at", _WHEN),
+    ("provider_message_id", Text),
+    ("sent_at", _WHEN),
+    ("refund", Integer),
+)
+_outcome = (
+    # Parameters named apart from the columns (SQLAlchemy reserves those for SET).
+    func.unnest(*(bindparam(f"o_{name}", type_=ARRAY(kind)) for name, kind in _OUTCOME_FIELDS))
+    .table_valued(*(column(name, kind) for name, kind in _OUTCOME_FIELDS))
+    .render_derived(name="outcome")
+)
+# Write the outcomes, each only where ``owner`` still holds the claim: a sender whose lease ran
+# out (and whose message was taken over) changes nothing. Returns the ids written.
+RECORD = (
+    update(m)
+    .where(
+        m.c.message_id == _outcome.c.message_id,
+        m.c.status == SENDING,
+        m.c.claimed_by == bindparam("owner"),
+    )
+    .values(
+        status=_outcome.c.status,
+        last_error=case((_outcome.c.keep_error, m.c.last_error), else_=_outcome.c.last_error),
+        next_attempt_at=func.coalesce(_outcome.c.next_attempt_at, m.c.next_attempt_at),
+        provider_message_id=func.coalesce(_outcome.c.provider_message_id, m.c.provider_message_id),
+        sent_at=func.coalesce(_outcome.c.sent_at, m.c.sent_at),
+        attempts=m.c.attempts - _outcome.c.refund,
+        claimed_by=None,
+        claimed_until=None,
+    )
+    .returning(m.c.message_id)
+)
+
+
+def record_parameters(owner: str, outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        f"o_{name}": [getattr(o, name) for o in outcomes] for name, _ in _OUTCOME_FIELDS
+    }
+    params["o_refund"] = [int(o.refund) for o in outcomes]
+    params["owner"] = owner
+    return params
+
+
+async def record(conn: AsyncConnection, owner: str, outcomes: Sequence[Outcome]) -> set[str]:
+    """Record outcomes of ``owner``'s claims; returns the ids it still held (and wrote)."""
+    if not outcomes:
+        return set()
+    result = await conn.execute(RECORD, record_parameters(owner, outcomes))
+    return set(result.scalars())

@@ -1,0 +1,168 @@
+"""The store's projections and message rules over the real PostgreSQL: a protected patient's
+number is never stored, not even when it arrives after the protection (ID-3, NT-2); a late
+booking event never moves a booking back or revives a cancelled one; a message exists once
+per trigger (NT-4); a number arriving makes the messages waiting for it due at once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from vaccinera_devstack.infra import Infrastructure
+from vaccinera_kit import migrations
+from vaccinera_kit.database import Database
+from vaccinera_notifications import domain, store, tables
+
+pytestmark = pytest.mark.infra
+
+SCRIPTS = Path(tables.__file__).parent / "migrations"
+MOBILE = "+46701234567"
+
+
+@pytest.fixture
+async def db(infra: Infrastructure) -> AsyncIterator[Database]:
+    database = Database(infra.database_url(f"notifications-store-{uuid.uuid4().hex[:6]}"))
+    await migrations.upgrade(database, SCRIPTS, tables.metadata)
+    yield database
+    await database.dispose()
+
+
+async def contact_of(db: Database, patient_id: str) -> domain.Contact | None:
+    async with db.connect() as conn:
+        return await store.contact(conn, patient_id)
+
+
+async def test_id3_a_protected_patients_number_is_never_stored(db: Database) -> None:
+    patient = f"p-{uuid.uuid4()}"
+    async with db.engine.begin() as conn:
+        await store.apply_contact(
+            conn, patient, domain.contact_update(protected=False, mobile=MOBILE, email=None)
+        )
+    assert await contact_of(db, patient) == domain.Contact(MOBILE, protected=False)
+
+    async with db.engine.begin() as conn:
+        await store.apply_contact(conn, patient, domain.protection_update(True))
+    assert await contact_of(db, patient) == domain.Contact(None, protected=True)
+
+    # A number arriving afterwards, even as if the handler had not seen the protection.
+    async with db.engine.begin() as conn:
+        await store.apply_contact(
+            conn, patient, domain.contact_update(protected=False, mobile=MOBILE, email=None)
+        )
+    assert await contact_of(db, patient) == domain.Contact(None, protected=True)
+
+    # And the table itself refuses the combination.
+    with pytest.raises(IntegrityError):
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                insert(tables.contacts).values(
+                    patient_id=f"p-{uuid.uuid4()}", mobile=MOBILE, protected=True
+                )
+            )
+
+
+async def test_booking_projection_keeps_the_latest_event_and_cancellation_wins(
+    db: Database,
+) -> None:
+    booking_id, start = f"b-{uuid.uuid4()}", datetime(2026, 3, 3, 13, 30, tzinfo=UTC)
+    t0 = datetime.now(UTC)
+
+    async def state() -> tuple[datetime | None, bool]:
+        async with db.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(tables.bookings.c.start, tables.bookings.c.cancelled).where(
+                        tables.bookings.c.booking_id == booking_id
+                    )
+                )
+            ).one()
+        return row.start, row.cancelled
+
+    async with db.engine.begin() as conn:
+        await store.booking_scheduled(conn, booking_id, "p-1", start, t0)
+        moved = start + timedelta(days=1)
+        await store.booking_scheduled(conn, booking_id, "p-1", moved, t0 + timedelta(seconds=1))
+        # A late copy of the first event does not move it back.
+        await store.booking_scheduled(conn, booking_id, "p-1", start, t0)
+    assert await state() == (moved, False)
+
+    async with db.engine.begin() as conn:
+        await store.booking_cancelled(conn, booking_id, "p-1", t0 + timedelta(seconds=2))
+        await store.booking_scheduled(conn, booking_id, "p-1", start, t0 + timedelta(seconds=3))
+    assert await state() == (moved, True)
+
+    never_seen = f"b-{uuid.uuid4()}"
+    async with db.engine.begin() as conn:
+        await store.booking_cancelled(conn, never_seen, "p-1", t0)
+        row = (
+            await conn.execute(
+                select(tables.bookings.c.start, tables.bookings.c.cancelled).where(
+                    tables.bookings.c.booking_id == never_seen
+                )
+            )
+        ).one()
+    assert (row.start, row.cancelled) == (None, True)
+
+
+async def test_nt4_a_message_exists_once_per_trigger(db: Database) -> None:
+    now = datetime.now(UTC)
+    event_id = str(uuid.uuid4())
+    message = domain.Message(
+        message_id=domain.message_id(event_id, "confirmation"),
+        event_id=event_id,
+        patient_id=f"p-{uuid.uuid4()}",
+        booking_id=f"b-{uuid.uuid4()}",
+        kind="confirmation",
+        text="Välkommen",
+        due_at=now,
+        created_at=now,
+    )
+    async with db.engine.begin() as conn:
+        assert await store.add_messages(conn, [message], {"traceparent": "00-ab-cd-01"}, now) == [
+            message
+        ]
+    async with db.engine.begin() as conn:
+        assert await store.add_messages(conn, [message], {}, now) == []
+        rows = await store.patient_messages(conn, message.patient_id)
+    assert [(r.message_id, r.status, r.attempts) for r in rows] == [
+        (message.message_id, "scheduled", 0)
+    ]
+
+
+async def test_a_number_arriving_makes_the_messages_waiting_for_it_due(db: Database) -> None:
+    patient, now = f"p-{uuid.uuid4()}", datetime.now(UTC)
+    event_id = str(uuid.uuid4())
+    message = domain.Message(
+        message_id=domain.message_id(event_id, "confirmation"),
+        event_id=event_id,
+        patient_id=patient,
+        booking_id=f"b-{uuid.uuid4()}",
+        kind="confirmation",
+        text="Välkommen",
+        due_at=now,
+        created_at=now,
+    )
+    async with db.engine.begin() as conn:
+        await store.add_messages(conn, [message], {}, now)
+    async with db.engine.begin() as conn:
+        (claimed,) = await store.claim(conn, "sender-a", timedelta(seconds=30), 10)
+        assert claimed.contact is None
+        # The sender waits for the number a little (domain.decide → Wait).
+        await store.record(
+            conn, "sender-a", [store.release(message.message_id, now + timedelta(seconds=5))]
+        )
+        assert await store.claim(conn, "sender-a", timedelta(seconds=30), 10) == []
+    async with db.engine.begin() as conn:
+        await store.apply_contact(
+            conn, patient, domain.contact_update(protected=False, mobile=MOBILE, email=None)
+        )
+        assert await store.contact_arrived(conn, patient) == 1
+    async with db.engine.begin() as conn:
+        (again,) = await store.claim(conn, "sender-a", timedelta(seconds=30), 10)
+    assert (again.attempt, again.contact) == (1, domain.Contact(MOBILE, protected=False))

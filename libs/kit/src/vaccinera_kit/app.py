@@ -136,6 +136,7 @@ class Service:
             self.telemetry,
             self.metrics,
             max_attempts=settings.consumer_max_attempts,
+            workers=settings.consumer_workers,
         )
         if spec.handlers is not None:
             spec.handlers(self.consumer)

@@ -91,6 +91,7 @@ class EventConsumer:
         *,
         max_attempts: int = 3,
         retry_wait: float = 0.2,
+        workers: int = 1,
     ) -> None:
         self.service = service
         self.unit_of_work = unit_of_work
@@ -98,6 +99,7 @@ class EventConsumer:
         self.telemetry = telemetry
         self.metrics = metrics
         self.max_attempts = max_attempts
+        self.workers = workers
         self.retry_wait = retry_wait
         self.dead_letter_topic = dead_letter_topic(service)
         self._handlers: dict[str, Registration] = {}
@@ -129,6 +131,10 @@ class EventConsumer:
                 group_id=self.service,
                 ack_policy=AckPolicy.NACK_ON_ERROR,
                 auto_offset_reset="earliest",
+                # Several consumers of the group in this process, partitions shared among
+                # them: events of different partitions are handled side by side, one
+                # partition's (one aggregate's) still in order.
+                max_workers=self.workers,
                 decoder=_delivery,
                 title=f"{self.service}:{topic}",
                 description="Handles " + ", ".join(handled),

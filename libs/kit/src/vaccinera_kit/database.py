@@ -105,6 +105,9 @@ class Database:
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_pre_ping=True,
+            # Errors (and their logged tracebacks) must not carry the statement's values:
+            # names, identifiers, phone numbers and addresses are bound parameters.
+            hide_parameters=True,
             # A request waits at most this long for a connection; admission control keeps
             # the queue short, so a long wait means the database is in trouble.
             pool_timeout=10,

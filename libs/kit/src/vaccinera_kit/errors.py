@@ -12,9 +12,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("vaccinera.errors")
+
+# Text PostgreSQL cannot store: a NUL character (22021), or \u0000 inside JSON (22P05). It
+# arrives from the client (a path segment "%00", a name) and is the client's error.
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 
 
 class ErrorDetail(BaseModel):
@@ -137,6 +142,19 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _CODES.get(exc.status_code, "error")
         return error_response(ErrorBody(status=exc.status_code, code=code, message=str(exc.detail)))
 
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if _sqlstate(exc) in _UNSTORABLE_TEXT:
+            return error_response(
+                ErrorBody(
+                    status=422,
+                    code="invalid_text",
+                    message="The input contains a character that cannot be stored, such as a "
+                    "NUL character.",
+                )
+            )
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error: %s", type(exc).__name__)
@@ -145,3 +163,10 @@ def install_error_handlers(app: FastAPI) -> None:
                 status=500, code="internal_error", message="Something went wrong on our side."
             )
         )
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    cause = orig.__cause__ if orig is not None else None
+    state = getattr(orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
+    return str(state) if state else None

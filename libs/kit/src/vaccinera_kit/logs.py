@@ -20,6 +20,10 @@ _RESERVNUMMER = re.compile(r"(?<!\w)\d{2}R\d{9}(?!\w)")
 # Swedish mobile numbers in national or international form, and any E.164 number.
 _PHONE = re.compile(r"(?:\+46|0046|(?<!\d)0)\s?7\d(?:[\s-]?\d){7}(?!\d)|\+\d{8,15}(?!\d)")
 
+# PostgreSQL echoes the offending row or key values in an error's DETAIL (e.g. a CHECK on a
+# protected person's contact columns): names, addresses, e-mail. The values go, the rest stays.
+_PG_DETAIL_VALUES = re.compile(r"(DETAIL:\s+(?:Failing row contains|Key)\b).*")
+
 SENSITIVE_KEYS = frozenset(
     {
         "name",
@@ -42,6 +46,7 @@ MASK = "***"
 
 
 def mask_text(text: str) -> str:
+    text = _PG_DETAIL_VALUES.sub(r"\1 [values hidden]", text)
     text = _PERSONNUMMER.sub("[personnummer]", text)
     text = _RESERVNUMMER.sub("[reservnummer]", text)
     return _PHONE.sub("[phone]", text)

@@ -51,6 +51,8 @@ class ServiceSettings(HttpSettings):
     request_deadline: float = Field(default=10.0, gt=0)
 
     consumer_max_attempts: int = Field(default=3, ge=1)
+    # Consumers per topic in one process (useful up to the topic's partitions: 3).
+    consumer_workers: int = Field(default=3, ge=1)
     # Commits wake the relay (in process and by NOTIFY); the poll only finds what a replica
     # that died left behind.
     relay_poll_interval: float = Field(default=1.0, gt=0)

@@ -8,10 +8,12 @@ import asyncio
 import json
 import random
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import citizen_headers, staff_headers
 from vaccinera_contracts.roles import Role
@@ -19,6 +21,8 @@ from vaccinera_contracts.topics import IDENTITY
 from vaccinera_devstack.platform import Platform
 from vaccinera_devstack.testing import dump_databases, eventually, read_everything, read_topic
 from vaccinera_identity.population import SyntheticRegister
+from vaccinera_kit.database import Database
+from vaccinera_notifications.tables import contacts
 
 pytestmark = pytest.mark.infra
 REGISTER = SyntheticRegister()
@@ -51,9 +55,9 @@ def _logs(platform: Platform) -> str:
 
 
 @pytest.fixture
-async def gw(platform: Platform) -> httpx.AsyncClient:
+async def gw(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as client:
-        yield client  # type: ignore[misc]
+        yield client
 
 
 async def test_id2_lookup_gives_register_data_and_unknown_persons_can_be_added(
@@ -150,7 +154,7 @@ async def test_id3_protected_person_leaves_no_contact_data_anywhere(
     assert "protected identity" in verdict["reason"]
 
     needles = [e164, typed_mobile, typed_mobile.replace(" ", "").replace("-", ""), street, email]
-    databases = await dump_databases(platform.infra.mongo_url)
+    databases = await dump_databases(platform.infra.admin_url)  # every table of every service
     records = await read_everything(platform.infra.kafka_bootstrap)
     on_kafka = "\n".join(r.value.decode(errors="replace") + json.dumps(r.headers) for r in records)
     logs = _logs(platform)
@@ -177,24 +181,30 @@ async def test_id3_protection_arriving_purges_contact_in_every_service(
     )
     assert r.json()["contact"]["mobile"] == e164
 
+    notifications = Database(platform.infra.database_url("notifications"))
+
     async def notifications_has(value: str | None) -> bool:
-        from pymongo import AsyncMongoClient
+        async with notifications.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(contacts.c.mobile).where(contacts.c.patient_id == patient_id)
+                )
+            ).one_or_none()
+        return row is not None and row.mobile == value
 
-        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(platform.infra.mongo_url)
-        try:
-            doc = await client["vaccinera_notifications"]["contacts"].find_one({"_id": patient_id})
-        finally:
-            await client.close()
-        return doc is not None and doc.get("mobile") == value
-
-    await eventually(lambda: notifications_has(e164))
-    r = await gw.put(
-        f"/api/identity/patients/{patient_id}/protection", json={"protected": True}, headers=nurse
-    )
-    assert r.status_code == 200
-    assert r.json()["contact"] == {"mobile": None, "email": None, "address": None}
-    await eventually(lambda: notifications_has(None))
-    assert e164 not in await dump_databases(platform.infra.mongo_url)
+    try:
+        await eventually(lambda: notifications_has(e164))
+        r = await gw.put(
+            f"/api/identity/patients/{patient_id}/protection",
+            json={"protected": True},
+            headers=nurse,
+        )
+        assert r.status_code == 200
+        assert r.json()["contact"] == {"mobile": None, "email": None, "address": None}
+        await eventually(lambda: notifications_has(None))
+    finally:
+        await notifications.dispose()
+    assert e164 not in await dump_databases(platform.infra.admin_url)
 
 
 async def test_id4_identifier_change_is_followed_across_services(

@@ -1,7 +1,8 @@
 """Identity's HTTP API: thin routes mapping requests onto domain rules and the store.
 
 Every route is one operation of the authorization matrix (``vaccinera_contracts.access.Ops``);
-every read or write of a patient's data is reported to the access log (ID-7).
+every read or write of a patient's data is reported to the access log (ID-7), in the same
+transaction as the read or the change (one unit of work per request).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from vaccinera_identity.store import AccessLogStore, PatientStore
 from vaccinera_kit.access_log import AccessLog
 from vaccinera_kit.app import Service
 from vaccinera_kit.auth import authorize, ensure_own
-from vaccinera_kit.errors import DomainError, ErrorDetail, Forbidden, NotFound
+from vaccinera_kit.errors import Conflict, DomainError, ErrorDetail, Forbidden, NotFound
+from vaccinera_kit.unit_of_work import UnitOfWorkFactory
 
 router = APIRouter(tags=["patients"])
 routers = (router,)
@@ -54,9 +56,8 @@ def _service(request: Request) -> Service:
     return service
 
 
-def get_store(request: Request) -> PatientStore:
-    service = _service(request)
-    return PatientStore(service.db, service.outbox)
+def get_unit_of_work(request: Request) -> UnitOfWorkFactory:
+    return _service(request).unit_of_work
 
 
 def get_access_log(request: Request) -> AccessLog:
@@ -68,7 +69,9 @@ def get_register(request: Request) -> PopulationRegister:
     return register
 
 
-Store = Annotated[PatientStore, Depends(get_store)]
+# One transaction per request: the patient, its events and the access record commit together.
+# The register is asked before a transaction opens, so no request holds two connections.
+Transaction = Annotated[UnitOfWorkFactory, Depends(get_unit_of_work)]
 Access = Annotated[AccessLog, Depends(get_access_log)]
 Register = Annotated[PopulationRegister, Depends(get_register)]
 
@@ -119,7 +122,7 @@ def _out(patient: domain.Patient) -> PatientOut:
 async def lookup_person(
     body: IdentifierIn,
     request: Request,
-    store: Store,
+    unit_of_work: Transaction,
     register: Register,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.LOOKUP_PERSON)],
@@ -127,14 +130,15 @@ async def lookup_person(
     """The population register's answer (ID-2). A protected person comes back flagged, with
     no name and no address (ID-3)."""
     identifier = _parse(body.identifier, request)
-    known = await store.by_identifier(identifier.value)
     person = (
         None
         if identifier.kind is IdentifierKind.RESERVNUMMER
         else await register.lookup(identifier.value)
     )
-    if known is not None:
-        await access.record(principal, Ops.LOOKUP_PERSON, known.patient_id)
+    async with unit_of_work() as uow:
+        known = await PatientStore(uow).by_identifier(identifier.value)
+        if known is not None:
+            uow.publish(access.event(principal, Ops.LOOKUP_PERSON, known.patient_id))
     if person is None and known is None:
         raise NotFound(
             "Not in the population register and not a patient here. Staff can add the patient "
@@ -167,7 +171,7 @@ async def register_patient(
     body: RegisterPatientIn,
     request: Request,
     response: Response,
-    store: Store,
+    unit_of_work: Transaction,
     register: Register,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.REGISTER_PATIENT)],
@@ -182,24 +186,28 @@ async def register_patient(
             code="reserve_number_not_assignable",
             details=[ErrorDetail(field="identifier", rule="not_reserve_number", message="")],
         )
-    existing = await store.by_identifier(identifier.value)
-    if existing is None:
-        person = await register.lookup(identifier.value)
-        protected = person.protected if person else False
-        named = person is not None and not protected
-        patient = domain.register_patient(
-            identifier,
-            given_name=person.given_name if person and named else body.given_name,
-            family_name=person.family_name if person and named else body.family_name,
-            protected=protected,
-        )
-        write = access.event(principal, Ops.REGISTER_PATIENT, patient.patient_id)
-        if await store.add(patient, [write]):
-            return _out(patient)
+    # Asked first (and cached), so the transaction below holds its connection only briefly.
+    person = await register.lookup(identifier.value)
+    protected = person.protected if person else False
+    named = person is not None and not protected
+    given_name = person.given_name if person and named else body.given_name
+    family_name = person.family_name if person and named else body.family_name
+    async with unit_of_work() as uow:
+        store = PatientStore(uow)
+        # The common case first: a new patient is one INSERT; it finds an existing one too.
+        if domain.has_names(given_name, family_name):
+            patient = domain.register_patient(
+                identifier, given_name=given_name, family_name=family_name, protected=protected
+            )
+            write = access.event(principal, Ops.REGISTER_PATIENT, patient.patient_id)
+            if await store.add(patient, [write]):
+                return _out(patient)
         existing = await store.by_identifier(identifier.value)
-        if existing is None:  # pragma: no cover - the unique index just said it exists
+        if existing is None:
+            domain.require_names(given_name, family_name)  # no name and no patient: 422
+            # The identifier was moved to another patient (ID-4) between our two statements.
             raise NotFound("The patient vanished while being added; try again.")
-    await access.record(principal, Ops.REGISTER_PATIENT, existing.patient_id)
+        uow.publish(access.event(principal, Ops.REGISTER_PATIENT, existing.patient_id))
     response.status_code = status.HTTP_200_OK
     return _out(existing)
 
@@ -213,23 +221,29 @@ async def register_patient(
 async def register_reserve_patient(
     body: ReservePatientIn,
     request: Request,
-    store: Store,
+    unit_of_work: Transaction,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.REGISTER_RESERVE_PATIENT)],
 ) -> PatientOut:
     """ "Lägg till kund med reservnummer": the region issues a new reserve number (ID-1)."""
     settings: Settings = _service(request).settings  # type: ignore[assignment]
-    number = domain.reserve_number(
-        settings.reserve_prefix, await store.next_reserve_sequence(), settings.reserve_digits
-    )
-    patient = domain.register_patient(
-        PatientIdentifier(kind=IdentifierKind.RESERVNUMMER, value=number),
-        given_name=body.given_name,
-        family_name=body.family_name,
-    )
-    await store.add(
-        patient, [access.event(principal, Ops.REGISTER_RESERVE_PATIENT, patient.patient_id)]
-    )
+    async with unit_of_work() as uow:
+        store = PatientStore(uow)
+        number = domain.reserve_number(
+            settings.reserve_prefix, await store.next_reserve_sequence(), settings.reserve_digits
+        )
+        patient = domain.register_patient(
+            PatientIdentifier(kind=IdentifierKind.RESERVNUMMER, value=number),
+            given_name=body.given_name,
+            family_name=body.family_name,
+        )
+        write = access.event(principal, Ops.REGISTER_RESERVE_PATIENT, patient.patient_id)
+        if not await store.add(patient, [write]):
+            # Only if the sequence was reset below numbers already issued.
+            raise Conflict(
+                "The reserve number drawn is already in use; try again.",
+                code="reserve_number_taken",
+            )
     return _out(patient)
 
 
@@ -237,26 +251,28 @@ async def register_reserve_patient(
 async def search_patient(
     body: IdentifierIn,
     request: Request,
-    store: Store,
+    unit_of_work: Transaction,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.SEARCH_PATIENT)],
 ) -> PatientOut:
     identifier = _parse(body.identifier, request)
-    patient = await store.by_identifier(identifier.value)
-    if patient is None:
-        raise NotFound("No patient with this identifier.")
-    await access.record(principal, Ops.SEARCH_PATIENT, patient.patient_id)
+    async with unit_of_work() as uow:
+        patient = await PatientStore(uow).by_identifier(identifier.value)
+        if patient is None:
+            raise NotFound("No patient with this identifier.")
+        uow.publish(access.event(principal, Ops.SEARCH_PATIENT, patient.patient_id))
     return _out(patient)
 
 
 @router.get("/me", response_model=PatientOut, summary=Ops.GET_ME.summary)
 async def get_me(
-    store: Store, access: Access, principal: Annotated[Principal, allowed(Ops.GET_ME)]
+    unit_of_work: Transaction, access: Access, principal: Annotated[Principal, allowed(Ops.GET_ME)]
 ) -> PatientOut:
-    patient = await store.by_identifier(principal.personnummer or "")
-    if patient is None:
-        raise NotFound("You are not registered as a patient in the region yet.")
-    await access.record(principal, Ops.GET_ME, patient.patient_id)
+    async with unit_of_work() as uow:
+        patient = await PatientStore(uow).by_identifier(principal.personnummer or "")
+        if patient is None:
+            raise NotFound("You are not registered as a patient in the region yet.")
+        uow.publish(access.event(principal, Ops.GET_ME, patient.patient_id))
     return _out(patient)
 
 
@@ -269,7 +285,7 @@ async def get_me(
 )
 async def register_me(
     response: Response,
-    store: Store,
+    unit_of_work: Transaction,
     register: Register,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.REGISTER_ME)],
@@ -279,29 +295,32 @@ async def register_me(
     identifier = PatientIdentifier(
         kind=IdentifierKind.PERSONNUMMER, value=principal.personnummer or ""
     )
-    existing = await store.by_identifier(identifier.value)
-    if existing is None:
-        person = await register.lookup(identifier.value)
-        if person is None:
-            raise NotFound(
-                "You are not in the population register: call the vaccination unit.",
-                code="unknown_person",
+    person = await register.lookup(identifier.value)
+    async with unit_of_work() as uow:
+        store = PatientStore(uow)
+        # The common case first: a new patient is one INSERT; it finds an existing one too.
+        if person is not None and not person.protected:
+            patient = domain.register_patient(
+                identifier, given_name=person.given_name, family_name=person.family_name
             )
-        if person.protected:
-            raise Forbidden(
-                "With protected identity you are registered and booked by staff: call the "
-                "vaccination unit.",
-                code="protected_identity",
-            )
-        patient = domain.register_patient(
-            identifier, given_name=person.given_name, family_name=person.family_name
-        )
-        if await store.add(patient, [access.event(principal, Ops.REGISTER_ME, patient.patient_id)]):
-            return _out(patient)
+            write = access.event(principal, Ops.REGISTER_ME, patient.patient_id)
+            if await store.add(patient, [write]):
+                return _out(patient)
         existing = await store.by_identifier(identifier.value)
-        if existing is None:  # pragma: no cover - the unique index just said it exists
+        if existing is None:
+            if person is None:
+                raise NotFound(
+                    "You are not in the population register: call the vaccination unit.",
+                    code="unknown_person",
+                )
+            if person.protected:
+                raise Forbidden(
+                    "With protected identity you are registered and booked by staff: call the "
+                    "vaccination unit.",
+                    code="protected_identity",
+                )
             raise NotFound("Registration raced with another; try again.")
-    await access.record(principal, Ops.REGISTER_ME, existing.patient_id)
+        uow.publish(access.event(principal, Ops.REGISTER_ME, existing.patient_id))
     response.status_code = status.HTTP_200_OK
     return _out(existing)
 
@@ -309,12 +328,13 @@ async def register_me(
 @router.get("/patients/{patient_id}", response_model=PatientOut, summary=Ops.GET_PATIENT.summary)
 async def get_patient(
     patient_id: str,
-    store: Store,
+    unit_of_work: Transaction,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.GET_PATIENT)],
 ) -> PatientOut:
-    patient = await _load(store, patient_id, principal)
-    await access.record(principal, Ops.GET_PATIENT, patient.patient_id)
+    async with unit_of_work() as uow:
+        patient = await _load(PatientStore(uow), patient_id, principal)
+        uow.publish(access.event(principal, Ops.GET_PATIENT, patient.patient_id))
     return _out(patient)
 
 
@@ -327,15 +347,17 @@ async def change_identifier(
     patient_id: str,
     body: IdentifierIn,
     request: Request,
-    store: Store,
+    unit_of_work: Transaction,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.CHANGE_IDENTIFIER)],
 ) -> PatientOut:
     """ "Ändra personuppgifter" (ID-4): e.g. from a reserve number to the samordningsnummer the
     patient got later. The internal patient id stays; every service follows the event."""
-    patient = await _load(store, patient_id, principal)
-    patient.change_identifier(_parse(body.identifier, request))
-    await store.save(patient, [access.event(principal, Ops.CHANGE_IDENTIFIER, patient_id)])
+    async with unit_of_work() as uow:
+        store = PatientStore(uow)
+        patient = await _load(store, patient_id, principal)
+        patient.change_identifier(_parse(body.identifier, request))
+        await store.save(patient, [access.event(principal, Ops.CHANGE_IDENTIFIER, patient_id)])
     return _out(patient)
 
 
@@ -345,7 +367,7 @@ async def change_identifier(
 async def set_contact(
     patient_id: str,
     body: ContactIn,
-    store: Store,
+    unit_of_work: Transaction,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.SET_CONTACT)],
 ) -> PatientOut:
@@ -357,16 +379,18 @@ async def set_contact(
             code="nothing_to_set",
             details=[ErrorDetail(field="mobile", rule="required", message="Missing.")],
         )
-    patient = await _load(store, patient_id, principal)
-    patient.refuse_contact_if_protected(sorted(body.model_dump(exclude_none=True)))
-    patient.set_contact(
-        domain.Contact(
-            mobile=contact.normalize_mobile(body.mobile) if body.mobile else None,
-            email=contact.normalize_email(body.email) if body.email else None,
-            address=domain.PostalAddress(**body.address.model_dump()) if body.address else None,
+    async with unit_of_work() as uow:
+        store = PatientStore(uow)
+        patient = await _load(store, patient_id, principal)
+        patient.refuse_contact_if_protected(sorted(body.model_dump(exclude_none=True)))
+        patient.set_contact(
+            domain.Contact(
+                mobile=contact.normalize_mobile(body.mobile) if body.mobile else None,
+                email=contact.normalize_email(body.email) if body.email else None,
+                address=domain.PostalAddress(**body.address.model_dump()) if body.address else None,
+            )
         )
-    )
-    await store.save(patient, [access.event(principal, Ops.SET_CONTACT, patient_id)])
+        await store.save(patient, [access.event(principal, Ops.SET_CONTACT, patient_id)])
     return _out(patient)
 
 
@@ -377,13 +401,15 @@ async def set_contact(
 )
 async def remove_contact(
     patient_id: str,
-    store: Store,
+    unit_of_work: Transaction,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.REMOVE_CONTACT)],
 ) -> PatientOut:
-    patient = await _load(store, patient_id, principal)
-    patient.remove_contact()
-    await store.save(patient, [access.event(principal, Ops.REMOVE_CONTACT, patient_id)])
+    async with unit_of_work() as uow:
+        store = PatientStore(uow)
+        patient = await _load(store, patient_id, principal)
+        patient.remove_contact()
+        await store.save(patient, [access.event(principal, Ops.REMOVE_CONTACT, patient_id)])
     return _out(patient)
 
 
@@ -395,15 +421,17 @@ async def remove_contact(
 async def set_protection(
     patient_id: str,
     body: ProtectionIn,
-    store: Store,
+    unit_of_work: Transaction,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.SET_PROTECTION)],
 ) -> PatientOut:
     """Protected identity (ID-3): setting it purges the patient's contact data here and, through
     ``ProtectionChanged``, in every service that holds any of it."""
-    patient = await _load(store, patient_id, principal)
-    patient.set_protection(body.protected)
-    await store.save(patient, [access.event(principal, Ops.SET_PROTECTION, patient_id)])
+    async with unit_of_work() as uow:
+        store = PatientStore(uow)
+        patient = await _load(store, patient_id, principal)
+        patient.set_protection(body.protected)
+        await store.save(patient, [access.event(principal, Ops.SET_PROTECTION, patient_id)])
     return _out(patient)
 
 
@@ -412,12 +440,13 @@ async def set_protection(
 )
 async def list_blocks(
     patient_id: str,
-    store: Store,
+    unit_of_work: Transaction,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.LIST_BLOCKS)],
 ) -> BlocksOut:
-    patient = await _load(store, patient_id, principal)
-    await access.record(principal, Ops.LIST_BLOCKS, patient_id)
+    async with unit_of_work() as uow:
+        patient = await _load(PatientStore(uow), patient_id, principal)
+        uow.publish(access.event(principal, Ops.LIST_BLOCKS, patient_id))
     return BlocksOut(patient_id=patient_id, blocks=patient.blocks)
 
 
@@ -430,14 +459,16 @@ async def list_blocks(
 async def set_block(
     patient_id: str,
     body: BlockIn,
-    store: Store,
+    unit_of_work: Transaction,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.SET_BLOCK)],
 ) -> BlocksOut:
     """The patient blocks a unit's or care provider's records from shared access (ID-5)."""
-    patient = await _load(store, patient_id, principal)
-    patient.set_block(body.scope, body.target_id, _actor(principal), datetime.now(UTC))
-    await store.save(patient, [access.event(principal, Ops.SET_BLOCK, patient_id)])
+    async with unit_of_work() as uow:
+        store = PatientStore(uow)
+        patient = await _load(store, patient_id, principal)
+        patient.set_block(body.scope, body.target_id, _actor(principal), datetime.now(UTC))
+        await store.save(patient, [access.event(principal, Ops.SET_BLOCK, patient_id)])
     return BlocksOut(patient_id=patient_id, blocks=patient.blocks)
 
 
@@ -449,13 +480,15 @@ async def set_block(
 async def lift_block(
     patient_id: str,
     block_id: str,
-    store: Store,
+    unit_of_work: Transaction,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.LIFT_BLOCK)],
 ) -> BlocksOut:
-    patient = await _load(store, patient_id, principal)
-    patient.lift_block(block_id)
-    await store.save(patient, [access.event(principal, Ops.LIFT_BLOCK, patient_id)])
+    async with unit_of_work() as uow:
+        store = PatientStore(uow)
+        patient = await _load(store, patient_id, principal)
+        patient.lift_block(block_id)
+        await store.save(patient, [access.event(principal, Ops.LIFT_BLOCK, patient_id)])
     return BlocksOut(patient_id=patient_id, blocks=patient.blocks)
 
 
@@ -466,12 +499,13 @@ async def lift_block(
 )
 async def list_consents(
     patient_id: str,
-    store: Store,
+    unit_of_work: Transaction,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.LIST_CONSENTS)],
 ) -> ConsentsOut:
-    patient = await _load(store, patient_id, principal)
-    await access.record(principal, Ops.LIST_CONSENTS, patient_id)
+    async with unit_of_work() as uow:
+        patient = await _load(PatientStore(uow), patient_id, principal)
+        uow.publish(access.event(principal, Ops.LIST_CONSENTS, patient_id))
     return _consents(patient)
 
 
@@ -484,7 +518,7 @@ async def list_consents(
 async def record_consent(
     patient_id: str,
     body: ConsentIn,
-    store: Store,
+    unit_of_work: Transaction,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.RECORD_CONSENT)],
 ) -> ConsentsOut:
@@ -496,11 +530,13 @@ async def record_consent(
             code="invalid_consent",
             details=[ErrorDetail(field="expires_at", rule="timezone", message="No time zone.")],
         )
-    patient = await _load(store, patient_id, principal)
-    patient.record_consent(
-        body.care_provider_id, body.expires_at, _actor(principal), datetime.now(UTC)
-    )
-    await store.save(patient, [access.event(principal, Ops.RECORD_CONSENT, patient_id)])
+    async with unit_of_work() as uow:
+        store = PatientStore(uow)
+        patient = await _load(store, patient_id, principal)
+        patient.record_consent(
+            body.care_provider_id, body.expires_at, _actor(principal), datetime.now(UTC)
+        )
+        await store.save(patient, [access.event(principal, Ops.RECORD_CONSENT, patient_id)])
     return _consents(patient)
 
 
@@ -512,13 +548,15 @@ async def record_consent(
 async def revoke_consent(
     patient_id: str,
     consent_id: str,
-    store: Store,
+    unit_of_work: Transaction,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.REVOKE_CONSENT)],
 ) -> ConsentsOut:
-    patient = await _load(store, patient_id, principal)
-    patient.revoke_consent(consent_id, datetime.now(UTC))
-    await store.save(patient, [access.event(principal, Ops.REVOKE_CONSENT, patient_id)])
+    async with unit_of_work() as uow:
+        store = PatientStore(uow)
+        patient = await _load(store, patient_id, principal)
+        patient.revoke_consent(consent_id, datetime.now(UTC))
+        await store.save(patient, [access.event(principal, Ops.REVOKE_CONSENT, patient_id)])
     return _consents(patient)
 
 
@@ -529,16 +567,16 @@ async def revoke_consent(
 )
 async def access_log(
     patient_id: str,
-    request: Request,
-    store: Store,
+    unit_of_work: Transaction,
     access: Access,
     principal: Annotated[Principal, allowed(Ops.ACCESS_LOG)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> AccessLogOut:
     """Who read or changed this patient's data, in every service, newest first (ID-7)."""
-    patient = await _load(store, patient_id, principal)
-    entries = await AccessLogStore(_service(request).db).for_patient(patient.patient_id, limit)
-    await access.record(principal, Ops.ACCESS_LOG, patient_id)
+    async with unit_of_work() as uow:
+        patient = await _load(PatientStore(uow), patient_id, principal)
+        entries = await AccessLogStore(uow.conn).for_patient(patient.patient_id, limit)
+        uow.publish(access.event(principal, Ops.ACCESS_LOG, patient_id))
     return AccessLogOut(patient_id=patient_id, entries=entries)
 
 

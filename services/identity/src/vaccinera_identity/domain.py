@@ -1,7 +1,7 @@
 """Identity rules, free of I/O: the patient record and what each change causes.
 
 A ``Patient`` collects the events its changes cause in ``events``; the store writes the new
-state and those events in one document write.
+state and those events in one transaction.
 """
 
 from __future__ import annotations
@@ -196,15 +196,12 @@ class Patient:
         )
 
 
-def register_patient(
-    identifier: PatientIdentifier,
-    *,
-    given_name: str,
-    family_name: str,
-    protected: bool = False,
-    now: datetime | None = None,
-) -> Patient:
-    if not given_name.strip() or not family_name.strip():
+def has_names(given_name: str, family_name: str) -> bool:
+    return bool(given_name.strip() and family_name.strip())
+
+
+def require_names(given_name: str, family_name: str) -> None:
+    if not has_names(given_name, family_name):
         raise DomainError(
             "Type the patient's given and family name.",
             code="name_required",
@@ -214,6 +211,17 @@ def register_patient(
                 if not v.strip()
             ],
         )
+
+
+def register_patient(
+    identifier: PatientIdentifier,
+    *,
+    given_name: str,
+    family_name: str,
+    protected: bool = False,
+    now: datetime | None = None,
+) -> Patient:
+    require_names(given_name, family_name)
     patient = Patient(
         patient_id=str(uuid.uuid4()),
         identifier=identifier,

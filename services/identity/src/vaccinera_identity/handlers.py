@@ -4,11 +4,10 @@ from vaccinera_contracts.envelope import TypedEnvelope
 from vaccinera_contracts.events import AccessRecorded
 from vaccinera_identity.store import AccessLogStore
 from vaccinera_kit.consumer import EventConsumer
+from vaccinera_kit.unit_of_work import UnitOfWork
 
 
 def register(consumer: EventConsumer) -> None:
-    log = AccessLogStore(consumer.db)
-
     @consumer.on(AccessRecorded)
-    async def access_recorded(event: TypedEnvelope[AccessRecorded]) -> None:
-        await log.append(str(event.event_id), event.data)
+    async def access_recorded(event: TypedEnvelope[AccessRecorded], uow: UnitOfWork) -> None:
+        await AccessLogStore(uow.conn).append(event.event_id, event.data)

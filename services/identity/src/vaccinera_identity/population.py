@@ -4,6 +4,8 @@ Production calls the national service through an adapter implementing ``Populati
 Development and tests use ``SyntheticRegister``: a register for Östergötlands län (~470,000
 persons) that is a pure function of the identifier, so it needs no data file or database, costs
 O(1) per lookup and gives the same answer in every process (blake2b, never ``hash()``).
+The service streams it whole (``rows``) into its database at the first start and looks persons
+up there (``population_store``), as it would the national register.
 
 Existence rule: for each birth date d the register holds ``count_for(d)`` persons, derived from
 an age pyramid; they are the first ``count_for(d)`` birth numbers of a permutation of 001-999
@@ -24,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
 from itertools import accumulate
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, NamedTuple, Protocol
 
 from personnummer import personnummer
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -82,6 +84,40 @@ class RegisteredPerson(BaseModel):
         if self.protected and (self.given_name or self.family_name or self.address is not None):
             raise ValueError("a protected person must have no name and no address")
         return self
+
+
+class PersonRow(NamedTuple):
+    """A registered person as plain values, in the population table's column order."""
+
+    identifier: str
+    given_name: str
+    family_name: str
+    protected: bool
+    street: str | None
+    postal_code: str | None
+    city: str | None
+    municipality_code: str
+    municipality: str
+    birth_date: date
+    sex: Literal["female", "male"]
+
+
+def person_from_row(row: PersonRow) -> RegisteredPerson:
+    return RegisteredPerson(
+        identifier=row.identifier,
+        given_name=row.given_name,
+        family_name=row.family_name,
+        protected=row.protected,
+        address=(
+            Address(street=row.street, postal_code=row.postal_code, city=row.city)
+            if row.street is not None and row.postal_code is not None and row.city is not None
+            else None
+        ),
+        municipality_code=row.municipality_code,
+        municipality=row.municipality,
+        birth_date=row.birth_date,
+        sex=row.sex,
+    )
 
 
 class PopulationRegister(Protocol):
@@ -149,6 +185,7 @@ class SyntheticRegister:
 
     def __init__(self, *, today: date = DEFAULT_TODAY, seed: str = DEFAULT_SEED) -> None:
         self.today = today
+        self.seed = seed
         # A 64-byte key for keyed blake2b: another seed gives an unrelated population.
         self._key = hashlib.blake2b(seed.encode()).digest()
         self.earliest_birth_date = _last_birth_date_with_age(today, MAX_AGE + 1) + timedelta(1)
@@ -256,30 +293,46 @@ class SyntheticRegister:
             found.append(self._person(identifier, birth_date, words))
         return found
 
+    def rows(self) -> Iterator[PersonRow]:
+        """Every registered person as a ``PersonRow``, in a fixed order (birth date, then
+        personnummer before samordningsnummer holders): what the population table is loaded
+        from. Builds no models, so the whole register streams in seconds."""
+        birth_date = self.earliest_birth_date
+        while birth_date <= self.today:
+            for coordination in (False, True):
+                # Uncached: one pass over every date would only fill the cache.
+                for number in self._compute_birth_numbers(birth_date, coordination):
+                    identifier = _identifier(birth_date, number, coordination)
+                    yield self._row(identifier, birth_date, self._words(identifier))
+            birth_date += timedelta(1)
+
     def _person(self, identifier: str, birth_date: date, words: Sequence[int]) -> RegisteredPerson:
+        return person_from_row(self._row(identifier, birth_date, words))
+
+    def _row(self, identifier: str, birth_date: date, words: Sequence[int]) -> PersonRow:
         municipality: Municipality = MUNICIPALITIES[_pick(self._municipality_weights, words[1])]
         male = int(identifier[10]) % 2 == 1  # the 9th digit of YYMMDDNNNC: odd means male
         protected = _is_protected(words)
         given_name = family_name = ""
-        address = None
-        if not protected:
+        street = postal_code = city = None
+        if not protected:  # a protected person has no name and no address (ID-3)
             given_names = MALE_GIVEN_NAMES if male else FEMALE_GIVEN_NAMES
             given_name = given_names[_pick(self._male if male else self._female, words[2])][0]
             family_name = FAMILY_NAMES[_pick(self._family, words[3])][0]
-            street = municipality.streets[words[4] % len(municipality.streets)]
+            name = municipality.streets[words[4] % len(municipality.streets)]
+            street = f"{name} {1 + words[5] % 60}"
             first, last = municipality.postal_codes
             postal = first + words[6] % (last - first + 1)
-            address = Address(
-                street=f"{street} {1 + words[5] % 60}",
-                postal_code=f"{postal // 100} {postal % 100:02d}",
-                city=municipality.city,
-            )
-        return RegisteredPerson(
+            postal_code = f"{postal // 100} {postal % 100:02d}"
+            city = municipality.city
+        return PersonRow(
             identifier=identifier,
             given_name=given_name,
             family_name=family_name,
             protected=protected,
-            address=address,
+            street=street,
+            postal_code=postal_code,
+            city=city,
             municipality_code=municipality.code,
             municipality=municipality.name,
             birth_date=birth_date,

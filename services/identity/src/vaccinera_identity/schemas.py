@@ -1,4 +1,4 @@
-"""Request and response bodies of identity's API (storage documents are never returned raw)."""
+"""Request and response bodies of identity's API (stored rows are never returned raw)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("vaccinera.errors")
@@ -96,12 +96,16 @@ _CODES = {
 }
 
 
-def error_response(body: ErrorBody, extra: dict[str, Any] | None = None) -> JSONResponse:
+def error_response(
+    body: ErrorBody, extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     content = body.model_dump()
     if extra:
         content.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if body.status == 401 else None
-    return JSONResponse(status_code=body.status, content=content, headers=headers)
+    headers = dict(headers or {})
+    if body.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(status_code=body.status, content=content, headers=headers or None)
 
 
 def validation_details(errors: Any) -> list[ErrorDetail]:
@@ -152,6 +156,18 @@ def install_error_handlers(app: FastAPI) -> None:
                     message="The input contains a character that cannot be stored, such as a "
                     "NUL character.",
                 )
+            )
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            # The database went away (restart, failover): the transaction rolled back.
+            log.warning("database unavailable: %s", type(exc).__name__)
+            return error_response(
+                ErrorBody(
+                    status=503,
+                    code="database_unavailable",
+                    message="The service cannot reach its database right now. Nothing was "
+                    "changed; try again shortly.",
+                ),
+                headers={"Retry-After": "2"},
             )
         return await _unexpected(request, exc)
 

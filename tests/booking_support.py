@@ -9,12 +9,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 
 from tests.conftest import staff_headers
 from vaccinera_contracts.roles import Role
 from vaccinera_devstack.platform import Platform
 from vaccinera_devstack.testing import eventually
+from vaccinera_kit.database import plain_url
 
 TZ = ZoneInfo("Europe/Stockholm")
 UNIT = "unit-centrum"
@@ -111,7 +113,8 @@ async def make_time_book(
 async def register_patients(
     gw: httpx.AsyncClient, platform: Platform, count: int, *, seed: int, mobiles: bool = True
 ) -> list[str]:
-    """``count`` patients of the synthetic register, with mobile numbers, known to booking."""
+    """``count`` patients of the synthetic register, with mobile numbers, known to booking
+    (and to notifications, with their numbers) through the events."""
     from vaccinera_identity.population import SyntheticRegister
 
     nurse = staff_headers(platform, Role.NURSE)
@@ -134,24 +137,27 @@ async def register_patients(
             return pid
 
     ids = list(await asyncio.gather(*(one(p.identifier) for p in people)))
-
-    from pymongo import AsyncMongoClient
-
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(platform.infra.mongo_url)
+    booking = await asyncpg.connect(plain_url(platform.infra.database_url("booking")))
+    notifications = await asyncpg.connect(plain_url(platform.infra.database_url("notifications")))
 
     async def services_know_all() -> bool:
-        known = await client["vaccinera_booking"]["patients"].count_documents({"_id": {"$in": ids}})
-        if not mobiles:
-            return known == len(ids)
-        texted = await client["vaccinera_notifications"]["contacts"].count_documents(
-            {"_id": {"$in": ids}, "mobile": {"$ne": None}}
+        known = await booking.fetchval(
+            "SELECT count(*) FROM patients WHERE patient_id = ANY($1::text[])", ids
         )
-        return known == len(ids) and texted == len(ids)
+        if not mobiles:
+            return bool(known == len(ids))
+        texted = await notifications.fetchval(
+            "SELECT count(*) FROM contacts WHERE patient_id = ANY($1::text[]) "
+            "AND mobile IS NOT NULL",
+            ids,
+        )
+        return bool(known == len(ids) and texted == len(ids))
 
     try:
         await eventually(services_know_all, timeout=60, interval=0.3)
     finally:
-        await client.close()
+        await booking.close()
+        await notifications.close()
     return ids
 
 

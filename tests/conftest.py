@@ -1,5 +1,5 @@
 """The whole platform (six services and the gateway as real processes) for end-to-end tests,
-on the session's Kafka and FerretDB."""
+on the session's Kafka and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -3,10 +3,12 @@ by a clear 4xx and nothing half-written."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import asyncpg
 import httpx
 import pytest
 
@@ -27,6 +29,7 @@ from vaccinera_contracts.topics import BOOKING
 from vaccinera_devstack.platform import Platform
 from vaccinera_devstack.testing import read_topic
 from vaccinera_identity.population import SyntheticRegister
+from vaccinera_kit.database import plain_url
 
 pytestmark = pytest.mark.infra
 
@@ -555,3 +558,75 @@ async def test_bk12_declaration_without_booking_not_for_reserve_numbers(
         json={"version": new_version, "answers": {"fever": {"yes": False}}},
     )
     assert r.status_code == 201
+
+
+async def test_bk1_concurrent_overlapping_openings_one_opens_the_others_get_409(
+    gw: httpx.AsyncClient, platform: Platform
+) -> None:
+    """Five staff open overlapping times in one column at the same moment: the database's
+    exclusion constraint lets one through and the others get the same 409 as the pre-check."""
+    admin = staff_headers(platform, Role.TIME_BOOK_ADMIN)
+    book = await make_time_book(gw, platform, columns=2, hours=(8, 9))
+    day = (book.day + timedelta(days=7)).isoformat()
+
+    async def opening(i: int) -> httpx.Response:
+        return await gw.post(
+            f"/api/booking/time-books/{book.time_book_id}/slots",
+            headers=admin,
+            json={
+                "resource": "nurse",
+                "columns": [1, 2],
+                "first_day": day,
+                "last_day": day,
+                "day_start": f"08:{5 * i:02d}",
+                "day_end": "12:00",
+                "slot_minutes": 10 + 5 * i,
+            },
+        )
+
+    answers = await asyncio.gather(*(opening(i) for i in range(5)))
+    assert sorted(r.status_code for r in answers) == [201, 409, 409, 409, 409], [
+        r.text for r in answers
+    ]
+    assert {r.json()["code"] for r in answers if r.status_code == 409} == {"overlapping_slots"}
+    (won,) = [r.json() for r in answers if r.status_code == 201]
+    assert (await capacity(gw, platform, book.time_book_id, day))["opened"] == won["opened"]
+
+
+async def test_id2_staff_books_patient_the_moment_identity_added_it(
+    gw: httpx.AsyncClient, platform: Platform
+) -> None:
+    """Booking accepts every patient identity knows, even before its projection has consumed
+    the registration: it asks identity once and remembers (issue 7 item 10)."""
+    book = await make_time_book(gw, platform, columns=1)
+    nurse = staff_headers(platform, Role.NURSE)
+    people = SyntheticRegister().sample(12, seed=137, protected=False)
+
+    async def register_and_book(i: int, identifier: str) -> tuple[str, httpx.Response]:
+        r = await gw.post("/api/identity/patients", headers=nurse, json={"identifier": identifier})
+        assert r.status_code in (200, 201), r.text
+        patient_id: str = r.json()["patient_id"]
+        start = local(book.day, 9, 5 * i).isoformat()
+        return patient_id, await book_for(
+            gw, nurse, book.time_book_id, book.dose1, start, patient_id
+        )
+
+    booked = await asyncio.gather(
+        *(register_and_book(i, p.identifier) for i, p in enumerate(people))
+    )
+    for patient_id, r in booked:
+        assert r.status_code == 201, r.text
+        assert r.json()["patient_id"] == patient_id
+    # What identity answered is kept in booking's projection, as the event would have put it.
+    conn = await asyncpg.connect(plain_url(platform.infra.database_url("booking")))
+    try:
+        rows = await conn.fetch(
+            "SELECT patient_id, identifier_kind, protected FROM patients "
+            "WHERE patient_id = ANY($1::text[])",
+            [pid for pid, _ in booked],
+        )
+    finally:
+        await conn.close()
+    assert {row["patient_id"] for row in rows} == {pid for pid, _ in booked}
+    assert all(row["identifier_kind"] == "personnummer" for row in rows)
+    assert not any(row["protected"] for row in rows)

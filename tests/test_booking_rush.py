@@ -1,5 +1,5 @@
 """BK-4 and NT-1/NT-4 under a rush: 200 concurrent clients on 50 open times through the gateway,
-the real Kafka and FerretDB. Exactly 50 bookings, the rest 409, the overview exact, and the SMS
+the real Kafka and PostgreSQL. Exactly 50 bookings, the rest 409, the overview exact, and the SMS
 provider holds exactly one confirmation per booking."""
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ TIMES = 10  # 08:00-08:50 every 5 minutes: 10 times x 5 columns = 50 slots
 
 @pytest.fixture(scope="module")
 def rush_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    """A platform of its own: the development database (FerretDB on SQLite) scans whole
-    collections for most queries, so data left by earlier tests would slow the rush down.
-    Slow answers are still answers: the gateway waits up to two minutes for them here."""
+    """A platform of its own, so the rush meets no load left by earlier tests. Slow answers are
+    still answers: the gateway waits up to two minutes for them here."""
     base = tmp_path_factory.mktemp("rush")
     with Platform(base, PlatformPorts.free(), extra_env={"VACCINERA_UPSTREAM_TIMEOUT": "120"}) as p:
         yield p

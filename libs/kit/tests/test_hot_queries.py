@@ -42,6 +42,7 @@ async def db(infra: Infrastructure) -> AsyncIterator[Database]:
         )
     async with database.engine.connect() as conn:
         await conn.execute(text("ANALYZE"))
+        await conn.commit()
     yield database
     await database.dispose()
 

@@ -1,6 +1,9 @@
 """Booking's HTTP API: time books (BK-1, BK-7, BK-8, BK-9), slots, bookings (BK-2..BK-6, BK-11)
 and health declarations (BK-2, BK-12). Every route is one operation of the authorization matrix;
-staff act only on their own unit (AC-5); patient data reads and writes go to the access log."""
+staff act only on their own unit (AC-5); patient data reads and writes go to the access log.
+
+Each change is one unit of work: the rows, its events and its access record commit together.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,12 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vaccinera_booking import domain
 from vaccinera_booking.schemas import (
@@ -19,6 +25,7 @@ from vaccinera_booking.schemas import (
     BookingOut,
     CapacityDay,
     CapacityOut,
+    CapacityVisitType,
     DayViewOut,
     DeclarationIn,
     DeclarationOut,
@@ -45,12 +52,13 @@ from vaccinera_booking.schemas import (
 )
 from vaccinera_booking.settings import Settings
 from vaccinera_booking.store import (
-    BookingStore,
-    DeclarationStore,
-    PatientProjection,
-    SlotStore,
+    NO_OVERLAPPING_SLOTS,
+    Bookings,
+    Declarations,
+    Patients,
+    Slots,
     StaleBooking,
-    TimeBookStore,
+    TimeBooks,
 )
 from vaccinera_contracts.access import Operation, Ops
 from vaccinera_contracts.events import (
@@ -66,7 +74,9 @@ from vaccinera_contracts.roles import Principal
 from vaccinera_kit.access_log import AccessLog
 from vaccinera_kit.app import Service
 from vaccinera_kit.auth import authorize, ensure_own, ensure_unit
+from vaccinera_kit.database import Database, is_unique_violation
 from vaccinera_kit.errors import Conflict, DomainError, Forbidden, NotFound
+from vaccinera_kit.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 router = APIRouter()
 routers = (router,)
@@ -78,15 +88,25 @@ class Ctx:
 
     def __init__(self, request: Request) -> None:
         service: Service = request.app.state.service
-        self.service = service
+        self.app: FastAPI = request.app
         self.settings: Settings = service.settings  # type: ignore[assignment]
-        self.patients = PatientProjection(service.db)
-        self.time_books = TimeBookStore(service.db)
-        self.slots = SlotStore(service.db)
-        self.bookings = BookingStore(service.db, service.outbox)
-        self.declarations = DeclarationStore(service.db, service.outbox)
+        self.db: Database = service.db
+        self.unit_of_work: UnitOfWorkFactory = service.unit_of_work
         self.access: AccessLog = service.access_log
         self.authorization = request.headers.get("authorization")
+
+    def read(self) -> AsyncConnection:
+        """A connection for reads: ``async with ctx.read() as conn``."""
+        return self.db.connect()
+
+    @property
+    def identity(self) -> httpx.AsyncClient:
+        """One client per process for the rare calls to identity (keeps its connections)."""
+        client: httpx.AsyncClient | None = getattr(self.app.state, "identity_client", None)
+        if client is None:
+            client = httpx.AsyncClient(base_url=self.settings.identity_url, timeout=5)
+            self.app.state.identity_client = client
+        return client
 
 
 C = Annotated[Ctx, Depends(Ctx)]
@@ -106,6 +126,10 @@ def _aware(moment: datetime, field: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), domain.TZ).astimezone(UTC)
+
+
 # --- patients --------------------------------------------------------------------------------
 
 
@@ -119,53 +143,144 @@ async def self_booking(
     patient_id: str, ctx: C, principal: Annotated[Principal, allowed(Ops.SELF_BOOKING)]
 ) -> SelfBookingOut:
     """May this patient book online? (BK-2, ID-3)"""
-    doc = await ctx.patients.get(patient_id)
-    if doc is None:
-        raise NotFound(f"Booking does not know patient {patient_id} (yet).")
-    ensure_own(principal, doc["identifier"]["value"])
+    patient = await _known_patient(ctx, patient_id)
+    if patient is None:
+        raise NotFound(f"No patient {patient_id}.")
+    ensure_own(principal, patient["identifier_value"])
     await ctx.access.record(principal, Ops.SELF_BOOKING, patient_id)
-    kind = IdentifierKind(doc["identifier"]["kind"])
-    verdict = domain.self_booking(kind, doc["protected"])
+    kind = IdentifierKind(patient["identifier_kind"])
+    verdict = domain.self_booking(kind, patient["protected"])
     return SelfBookingOut(
         patient_id=patient_id,
         identifier_kind=kind,
-        protected=doc["protected"],
+        protected=patient["protected"],
         self_booking_allowed=verdict.allowed,
         reason=verdict.reason,
     )
 
 
+async def _known_patient(ctx: Ctx, patient_id: str) -> Doc | None:
+    """The patient from booking's projection; on a miss (identity's event not consumed yet)
+    from identity itself, once, remembered: no answer depends on consumer lag."""
+    async with ctx.read() as conn:
+        found = await Patients(conn).get(patient_id)
+    if found is not None:
+        return found
+    return await _ask_identity(ctx, f"/patients/{quote(patient_id, safe='')}")
+
+
+async def _ask_identity(ctx: Ctx, path: str) -> Doc | None:
+    """Identity's answer about a patient, asked with the caller's own authorization (so
+    identity applies its rules and logs the read); None if identity does not know them."""
+    try:
+        r = await ctx.identity.get(path, headers={"authorization": ctx.authorization or ""})
+    except httpx.HTTPError as exc:
+        raise DomainError(
+            "Identity is not reachable right now; try again shortly.", code="identity_unavailable"
+        ) from exc
+    if r.status_code == 404:
+        return None
+    if r.status_code == 403:  # identity's own rules (e.g. a citizen asking for another)
+        refusal = (
+            r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+        )
+        raise Forbidden(
+            str(refusal.get("message") or "You can only see and change your own details."),
+            code=str(refusal.get("code") or "not_your_data"),
+        )
+    if r.status_code != 200:
+        raise DomainError(
+            "Identity could not answer right now; try again shortly.", code="identity_unavailable"
+        )
+    found = r.json()
+    patient = {
+        "patient_id": found["patient_id"],
+        "identifier_kind": found["identifier_kind"],
+        "identifier_value": found["identifier"],
+        "protected": found["protected"],
+    }
+    async with ctx.unit_of_work() as uow:
+        await Patients(uow.conn).learn(
+            patient["patient_id"],
+            patient["identifier_kind"],
+            patient["identifier_value"],
+            patient["protected"],
+        )
+    return patient
+
+
+async def _patient_for(ctx: Ctx, principal: Principal, patient_id: str | None) -> Doc:
+    """Staff name the patient; a citizen books for themselves and must be allowed to (BK-2)."""
+    if principal.is_staff:
+        if patient_id is None:
+            raise domain.invalid("patient_id", "required", "Name the patient to book for.")
+        patient = await _known_patient(ctx, patient_id)
+        if patient is None:
+            raise NotFound(
+                f"No patient {patient_id}: add the patient first.", code="unknown_patient"
+            )
+        return patient
+    if patient_id is not None:
+        raise Forbidden("Citizens book for themselves only.", code="not_your_data")
+    async with ctx.read() as conn:
+        found = await Patients(conn).by_identifier(principal.personnummer or "")
+    patient = found or await _learn_citizen(ctx)
+    verdict = domain.self_booking(IdentifierKind(patient["identifier_kind"]), patient["protected"])
+    if not verdict.allowed:
+        raise Forbidden(verdict.reason or "", code="no_self_booking")
+    return patient
+
+
+async def _learn_citizen(ctx: Ctx) -> Doc:
+    """Ask identity who the logged-in citizen is (a fresh, user-facing read)."""
+    patient = await _ask_identity(ctx, "/me")
+    if patient is None:
+        raise Conflict(
+            "You are not registered as a patient yet: register first (POST /api/identity/me).",
+            code="not_registered",
+        )
+    return patient
+
+
 # --- time books ------------------------------------------------------------------------------
 
 
-async def _time_book(ctx: Ctx, time_book_id: str, principal: Principal) -> Doc:
-    doc = await ctx.time_books.get(time_book_id)
+async def _time_book(
+    ctx: Ctx, time_book_id: str, principal: Principal, conn: AsyncConnection | None = None
+) -> Doc:
+    if conn is None:
+        async with ctx.read() as own:
+            doc = await TimeBooks(own).get(time_book_id)
+    else:
+        doc = await TimeBooks(conn).get(time_book_id)
     if doc is None:
         raise NotFound(f"No time book {time_book_id}.")
     ensure_unit(principal, doc["unit_id"])
     return doc
 
 
+def _visit_types(doc: Doc) -> list[domain.VisitType]:
+    return [domain.VisitType(**vt) for vt in doc["visit_types"]]
+
+
 def _visit_type(doc: Doc, visit_type_id: str) -> domain.VisitType:
-    for vt in doc["visit_types"]:
-        if vt["visit_type_id"] == visit_type_id:
-            return domain.VisitType(**vt)
+    for vt in _visit_types(doc):
+        if vt.visit_type_id == visit_type_id:
+            return vt
     raise domain.invalid("visit_type_id", "unknown", f"No visit type {visit_type_id} here.")
 
 
-def _columns(doc: Doc, visit_type: domain.VisitType) -> int:
-    return int(
-        next((r["columns"] for r in doc["resources"] if r["resource"] == visit_type.resource), 0)
-    )
+def _columns(doc: Doc, resource: str) -> int:
+    return int(next((r["columns"] for r in doc["resources"] if r["resource"] == resource), 0))
 
 
 def _time_book_out(doc: Doc, include_deleted: bool = True) -> TimeBookOut:
     return TimeBookOut(
-        time_book_id=doc["_id"],
+        time_book_id=doc["time_book_id"],
         unit_id=doc["unit_id"],
         unit_name=doc["unit_name"],
         name=doc["name"],
-        resources=doc["resources"],
+        resources=[{"resource": r["resource"], "columns": r["columns"]} for r in doc["resources"]],
         visit_types=[
             VisitTypeOut(**vt) for vt in doc["visit_types"] if include_deleted or not vt["deleted"]
         ],
@@ -186,18 +301,17 @@ async def create_time_book(
     ensure_unit(principal, body.unit_id)
     if len({r.resource for r in body.resources}) != len(body.resources):
         raise domain.invalid("resources", "duplicate", "Each resource once.")
-    doc = {
-        "_id": str(uuid.uuid4()),
+    doc: Doc = {
+        "time_book_id": str(uuid.uuid4()),
         "unit_id": body.unit_id,
         "unit_name": body.unit_name,
         "name": body.name,
         "resources": [r.model_dump() for r in body.resources],
         "visit_types": [],
-        "notes": {},
-        "time_blocks": [],
         "version": 1,
     }
-    await ctx.time_books.add(doc)
+    async with ctx.unit_of_work() as uow:
+        await TimeBooks(uow.conn).add(doc, doc["resources"])
     return _time_book_out(doc)
 
 
@@ -211,10 +325,19 @@ async def list_time_books(
     unit_id: str, ctx: C, principal: Annotated[Principal, allowed(Ops.LIST_TIME_BOOKS)]
 ) -> list[TimeBookOut]:
     ensure_unit(principal, unit_id)
-    return [
-        _time_book_out(d, include_deleted=principal.is_staff)
-        for d in await ctx.time_books.for_unit(unit_id)
-    ]
+    async with ctx.read() as conn:
+        docs = await TimeBooks(conn).for_unit(unit_id)
+    return [_time_book_out(d, include_deleted=principal.is_staff) for d in docs]
+
+
+async def _claim_time_book(uow: UnitOfWork, doc: Doc) -> TimeBooks:
+    """Visit types change only on the time book as it was read (optimistic lock)."""
+    books = TimeBooks(uow.conn)
+    if not await books.claim_version(doc["time_book_id"], doc["version"]):
+        raise Conflict(
+            "The time book changed meanwhile; reload and try again.", code="concurrent_change"
+        )
+    return books
 
 
 @router.post(
@@ -231,12 +354,15 @@ async def add_visit_type(
     principal: Annotated[Principal, allowed(Ops.ADD_VISIT_TYPE)],
 ) -> TimeBookOut:
     doc = await _time_book(ctx, time_book_id, principal)
-    if body.resource not in {r["resource"] for r in doc["resources"]}:
+    if not _columns(doc, body.resource):
         raise domain.invalid(
             "resource", "unknown", f"This time book has no {body.resource} resource."
         )
-    visit_type = {"visit_type_id": str(uuid.uuid4()), **body.model_dump(), "deleted": False}
-    await _save_visit_types(ctx, doc, [*doc["visit_types"], visit_type])
+    async with ctx.unit_of_work() as uow:
+        books = await _claim_time_book(uow, doc)
+        await books.add_visit_type(
+            time_book_id, {"visit_type_id": str(uuid.uuid4()), **body.model_dump()}
+        )
     return _time_book_out(await _time_book(ctx, time_book_id, principal))
 
 
@@ -256,11 +382,9 @@ async def rename_visit_type(
     """Renaming is allowed; past bookings keep the name they were booked with (BK-7)."""
     doc = await _time_book(ctx, time_book_id, principal)
     _visit_type(doc, visit_type_id)
-    types = [
-        {**vt, "name": body.name} if vt["visit_type_id"] == visit_type_id else vt
-        for vt in doc["visit_types"]
-    ]
-    await _save_visit_types(ctx, doc, types)
+    async with ctx.unit_of_work() as uow:
+        books = await _claim_time_book(uow, doc)
+        await books.change_visit_type(visit_type_id, name=body.name)
     return _time_book_out(await _time_book(ctx, time_book_id, principal))
 
 
@@ -280,31 +404,39 @@ async def delete_visit_type(
     bookings silently and freed their slots, which caused double bookings."""
     doc = await _time_book(ctx, time_book_id, principal)
     _visit_type(doc, visit_type_id)
-    future = await ctx.bookings.future_with_visit_type(visit_type_id, _now())
-    if future:
-        raise Conflict(
-            f"{len(future)} future booking(s) use this visit type: rebook or cancel them first, "
-            "or rename the visit type instead.",
-            code="visit_type_in_use",
-            extra={
-                "bookings": [
-                    {"reference": b["reference"], "start": b["start"].isoformat()} for b in future
-                ]
-            },
-        )
-    types = [
-        {**vt, "deleted": True} if vt["visit_type_id"] == visit_type_id else vt
-        for vt in doc["visit_types"]
-    ]
-    await _save_visit_types(ctx, doc, types)
+    async with ctx.unit_of_work() as uow:
+        books = TimeBooks(uow.conn)
+        # Waits for bookings in flight on this visit type; later ones see it deleted.
+        await books.lock_visit_type(visit_type_id, exclusive=True)
+        future = await Bookings(uow.conn).future_with_visit_type(visit_type_id, _now())
+        if future:
+            raise Conflict(
+                f"{len(future)} future booking(s) use this visit type: rebook or cancel them "
+                "first, or rename the visit type instead.",
+                code="visit_type_in_use",
+                extra={
+                    "bookings": [
+                        {"reference": b["reference"], "start": b["start"].isoformat()}
+                        for b in future
+                    ]
+                },
+            )
+        await _claim_time_book(uow, doc)
+        await books.change_visit_type(visit_type_id, deleted=True)
     return _time_book_out(await _time_book(ctx, time_book_id, principal))
 
 
-async def _save_visit_types(ctx: Ctx, doc: Doc, types: list[Doc]) -> None:
-    if not await ctx.time_books.replace_visit_types(doc, types):
-        raise Conflict(
-            "The time book changed meanwhile; reload and try again.", code="concurrent_change"
-        )
+def _overlap(count: int, example: domain.SlotSpec | None) -> Conflict:
+    where = (
+        f", e.g. column {example.column} at {example.start.astimezone(domain.TZ):%Y-%m-%d %H:%M}"
+        if example
+        else ""
+    )
+    return Conflict(
+        f"{count or 'Some'} of the new times overlap times already open{where}. "
+        "Nothing was opened.",
+        code="overlapping_slots",
+    )
 
 
 @router.post(
@@ -322,7 +454,7 @@ async def open_slots(
 ) -> OpenedOut:
     """Open bookable times in bulk; refused whole if any overlaps an existing one (BK-1)."""
     doc = await _time_book(ctx, time_book_id, principal)
-    columns = next((r["columns"] for r in doc["resources"] if r["resource"] == body.resource), 0)
+    columns = _columns(doc, body.resource)
     if not columns:
         raise domain.invalid(
             "resource", "unknown", f"This time book has no {body.resource} resource."
@@ -343,21 +475,36 @@ async def open_slots(
         columns,
         _now(),
     )
-    existing = await ctx.slots.in_range(
-        time_book_id, slots[0].start - timedelta(hours=4), slots[-1].end, body.resource
-    )
+    # Checked first for an answer that names a clash; the exclusion constraint decides.
+    async with ctx.read() as conn:
+        existing = await Slots(conn).in_range(
+            time_book_id, slots[0].start - timedelta(hours=4), slots[-1].end, body.resource
+        )
     clashes = domain.overlaps(
         slots, [domain.SlotSpec(s["resource"], s["column"], s["start"], s["end"]) for s in existing]
     )
     if clashes:
-        raise Conflict(
-            f"{len(clashes)} of the new times overlap times already open, e.g. column "
-            f"{clashes[0].column} at {clashes[0].start.astimezone(domain.TZ):%Y-%m-%d %H:%M}. "
-            "Nothing was opened.",
-            code="overlapping_slots",
-        )
-    opened = await ctx.slots.open(time_book_id, doc["unit_id"], slots)
+        raise _overlap(len(clashes), clashes[0])
+    try:
+        async with ctx.unit_of_work() as uow:
+            opened = await Slots(uow.conn).open(time_book_id, slots)
+    except IntegrityError as exc:
+        if is_unique_violation(exc, NO_OVERLAPPING_SLOTS):
+            raise _overlap(0, None) from exc  # another opening won the race
+        raise
     return OpenedOut(time_book_id=time_book_id, opened=opened)
+
+
+def _block_out(block: Doc) -> Doc:
+    return {
+        "block_id": block["block_id"],
+        "resource": block["resource"],
+        "columns": block["columns"],
+        "start": block["start"].astimezone(domain.TZ).isoformat(),
+        "end": block["end"].astimezone(domain.TZ).isoformat(),
+        "label": block["label"],
+        "booked_inside": block["booked_inside"],
+    }
 
 
 @router.post(
@@ -374,28 +521,27 @@ async def add_time_block(
     principal: Annotated[Principal, allowed(Ops.ADD_TIME_BLOCK)],
 ) -> DayViewOut:
     """A labelled block ("blockering"): its free slots can no longer be booked."""
-    await _time_book(ctx, time_book_id, principal)
+    doc = await _time_book(ctx, time_book_id, principal)
     start, end = _aware(body.start, "start"), _aware(body.end, "end")
     if end <= start:
         raise domain.invalid("end", "before_start", "The block ends before it starts.")
-    slots = [
-        s
-        for s in await ctx.slots.in_range(time_book_id, start, end, body.resource)
-        if body.columns is None or s["column"] in body.columns
-    ]
-    taken = await ctx.bookings.active_slots([s["_id"] for s in slots])
-    await ctx.slots.set_status(
-        [s["_id"] for s in slots if s["_id"] not in taken], "closed", body.label
-    )
-    block = {
-        "block_id": str(uuid.uuid4()),
-        **body.model_dump(mode="json"),
-        "booked_inside": len(taken),
-    }
-    await ctx.time_books.add_time_block(time_book_id, block)
-    return await _day_view(
-        ctx, await _time_book(ctx, time_book_id, principal), start.astimezone(domain.TZ).date()
-    )
+    async with ctx.unit_of_work() as uow:
+        slots = Slots(uow.conn)
+        booked = await slots.count_booked(time_book_id, start, end, body.resource, body.columns)
+        await slots.close_free(time_book_id, start, end, body.label, body.resource, body.columns)
+        await TimeBooks(uow.conn).add_time_block(
+            {
+                "block_id": str(uuid.uuid4()),
+                "time_book_id": time_book_id,
+                "resource": body.resource,
+                "columns": body.columns,
+                "start": start,
+                "end": end,
+                "label": body.label,
+                "booked_inside": booked,
+            }
+        )
+    return await _day_view(ctx, doc, start.astimezone(domain.TZ).date())
 
 
 @router.put(
@@ -412,11 +558,12 @@ async def set_day_note(
     principal: Annotated[Principal, allowed(Ops.SET_DAY_NOTE)],
 ) -> DayViewOut:
     """A note on a day of the time book (BK-9)."""
-    await _time_book(ctx, time_book_id, principal)
-    await ctx.time_books.set_note(
-        time_book_id, day.isoformat(), body.text, principal.hsa_id or principal.subject
-    )
-    return await _day_view(ctx, await _time_book(ctx, time_book_id, principal), day)
+    doc = await _time_book(ctx, time_book_id, principal)
+    async with ctx.unit_of_work() as uow:
+        await TimeBooks(uow.conn).set_note(
+            time_book_id, day, body.text, principal.hsa_id or principal.subject
+        )
+    return await _day_view(ctx, doc, day)
 
 
 @router.get(
@@ -436,46 +583,33 @@ async def day_view(
 
 
 async def _day_view(ctx: Ctx, doc: Doc, day: date) -> DayViewOut:
-    start = datetime.combine(day, datetime.min.time(), domain.TZ).astimezone(UTC)
-    slots = await ctx.slots.in_range(doc["_id"], start, start + timedelta(days=1))
-    bookings = {
-        b["active_slot"]: b
-        for b in await ctx.bookings.active_in_range(doc["_id"], start, start + timedelta(days=1))
-    }
-    rows = []
-    for s in slots:
-        b = bookings.get(s["_id"])
-        rows.append(
+    lo, hi = _midnight(day), _midnight(day + timedelta(days=1))
+    async with ctx.read() as conn:
+        rows = await Slots(conn).day(doc["time_book_id"], lo, hi)
+        books = TimeBooks(conn)
+        note = await books.note(doc["time_book_id"], day)
+        blocks = await books.time_blocks(doc["time_book_id"], lo, hi)
+    return DayViewOut(
+        time_book_id=doc["time_book_id"],
+        day=day,
+        note=note,
+        slots=[
             {
                 "start": s["start"].isoformat(),
                 "end": s["end"].isoformat(),
                 "resource": s["resource"],
                 "column": s["column"],
-                "status": "booked" if b else s["status"],
-                "label": s.get("label"),
-                "booking_id": b["_id"] if b else None,
-                "patient_id": b["patient_id"] if b else None,
-                "visit_type_name": b["visit_type_name"] if b else None,
-                "arrived": bool(b and b.get("arrived_at")),
+                "status": "booked" if s["booking_id"] else s["status"],
+                "label": s["label"],
+                "booking_id": s["booking_id"],
+                "patient_id": s["patient_id"],
+                "visit_type_name": s["visit_type_name"],
+                "arrived": s["arrived_at"] is not None,
             }
-        )
-    note = (doc.get("notes") or {}).get(day.isoformat())
-    blocks = [
-        b
-        for b in doc.get("time_blocks", [])
-        if _local_day(b["start"]) <= day <= _local_day(b["end"])
-    ]
-    return DayViewOut(
-        time_book_id=doc["_id"],
-        day=day,
-        note=note["text"] if note else None,
-        slots=rows,
-        time_blocks=blocks,
+            for s in rows
+        ],
+        time_blocks=[_block_out(b) for b in blocks],
     )
-
-
-def _local_day(moment: str) -> date:
-    return datetime.fromisoformat(moment).astimezone(domain.TZ).date()
 
 
 @router.get(
@@ -491,22 +625,24 @@ async def capacity(
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
 ) -> CapacityOut:
-    """Opened, booked and free times per day and resource, and bookings per visit type (BK-8),
-    counted from the slots and the bookings that hold them, so exact while booking goes on."""
+    """Opened, booked and free times per day and resource, and per day and visit type (BK-8),
+    counted by one statement over the slots and the bookings that hold them, so exact while
+    booking goes on."""
     doc = await _time_book(ctx, time_book_id, principal)
     if end < start or end - start > timedelta(days=366):
         raise domain.invalid("to", "range", "Give at most one year, 'to' not before 'from'.")
-    lo = datetime.combine(start, datetime.min.time(), domain.TZ).astimezone(UTC)
-    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), domain.TZ).astimezone(UTC)
-    slots = await ctx.slots.in_range(time_book_id, lo, hi)
-    ids = [s["_id"] for s in slots]
-    booked = await ctx.bookings.active_slots(ids)
-    days = domain.capacity([(s["start"], s["resource"], s["status"]) for s in slots], booked, ids)
-    per_type: dict[str, int] = {}
-    names = {vt["visit_type_id"]: vt["name"] for vt in doc["visit_types"]}
-    for b in await ctx.bookings.active_in_range(time_book_id, lo, hi):
-        name = str(names.get(b["visit_type_id"], b["visit_type_name"]))
-        per_type[name] = per_type.get(name, 0) + 1
+    async with ctx.read() as conn:
+        rows = await Slots(conn).capacity(
+            time_book_id, _midnight(start), _midnight(end + timedelta(days=1))
+        )
+    visit_types = _visit_types(doc)
+    days, per_type = domain.capacity((domain.CapacityCount(**r) for r in rows), visit_types)
+    names = {vt.visit_type_id: vt.name for vt in visit_types}
+    booked_per_name: dict[str, int] = {}
+    for v in per_type:
+        if v.booked:
+            name = names[v.visit_type_id]
+            booked_per_name[name] = booked_per_name.get(name, 0) + v.booked
     return CapacityOut(
         time_book_id=time_book_id,
         days=[
@@ -520,7 +656,17 @@ async def capacity(
             )
             for d in days
         ],
-        booked_per_visit_type=per_type,
+        booked_per_visit_type=booked_per_name,
+        visit_types=[
+            CapacityVisitType(
+                day=v.day,
+                visit_type_id=v.visit_type_id,
+                name=names[v.visit_type_id],
+                booked=v.booked,
+                free=v.free,
+            )
+            for v in per_type
+        ],
     )
 
 
@@ -555,82 +701,29 @@ async def _free(
     hi: datetime,
     limit: int,
 ) -> list[FreeTime]:
-    slots = [
-        s
-        for s in await ctx.slots.in_range(time_book_id, lo, hi, visit_type.resource)
-        if s["status"] == "open"
-    ]
-    taken = await ctx.bookings.active_slots([s["_id"] for s in slots])
-    free: dict[datetime, FreeTime] = {}
-    for s in slots:
-        if s["_id"] in taken or s["end"] - s["start"] < timedelta(
-            minutes=visit_type.duration_minutes
-        ):
-            continue
-        entry = free.setdefault(
-            s["start"], FreeTime(start=s["start"], end=s["end"], free_columns=0)
+    async with ctx.read() as conn:
+        rows = await Slots(conn).free_times(
+            time_book_id,
+            visit_type.resource,
+            lo,
+            hi,
+            timedelta(minutes=visit_type.duration_minutes),
+            limit,
         )
-        entry.free_columns += 1
-    return list(free.values())[:limit]
+    return [FreeTime(start=r["start"], end=r["end"], free_columns=r["free_columns"]) for r in rows]
 
 
 # --- bookings --------------------------------------------------------------------------------
 
 
-async def _patient_for(ctx: Ctx, principal: Principal, patient_id: str | None) -> Doc:
-    """Staff name the patient; a citizen books for themselves and must be allowed to (BK-2)."""
-    if principal.is_staff:
-        if patient_id is None:
-            raise domain.invalid("patient_id", "required", "Name the patient to book for.")
-        patient = await ctx.patients.get(patient_id)
-        if patient is None:
-            raise NotFound(
-                f"Booking does not know patient {patient_id} (yet): add the patient first.",
-                code="unknown_patient",
-            )
-        return patient
-    if patient_id is not None:
-        raise Forbidden("Citizens book for themselves only.", code="not_your_data")
-    patient = await ctx.patients.by_identifier(principal.personnummer or "")
-    if patient is None:
-        patient = await _learn_citizen(ctx)
-    verdict = domain.self_booking(
-        IdentifierKind(patient["identifier"]["kind"]), patient["protected"]
-    )
-    if not verdict.allowed:
-        raise Forbidden(verdict.reason or "", code="no_self_booking")
-    return patient
-
-
-async def _learn_citizen(ctx: Ctx) -> Doc:
-    """Ask identity who the logged-in citizen is (a fresh, user-facing read)."""
-    try:
-        async with httpx.AsyncClient(timeout=5) as client:
-            r = await client.get(
-                f"{ctx.settings.identity_url}/me",
-                headers={"authorization": ctx.authorization or ""},
-            )
-    except httpx.HTTPError as exc:
-        raise DomainError(
-            "Identity is not reachable right now; try again shortly.", code="identity_unavailable"
-        ) from exc
-    if r.status_code == 404:
-        raise Conflict(
-            "You are not registered as a patient yet: register first (POST /api/identity/me).",
-            code="not_registered",
-        )
-    r.raise_for_status()
-    me = r.json()
-    fields = {
-        "identifier": {"kind": me["identifier_kind"], "value": me["identifier"]},
-        "protected": me["protected"],
-    }
-    await ctx.patients.learn(me["patient_id"], fields)
-    return {"_id": me["patient_id"], **fields}
-
-
-async def _questionnaire(ctx: Ctx, unit_id: str) -> domain.Questionnaire:
-    doc = await ctx.declarations.questionnaire(unit_id)
+async def _questionnaire(
+    ctx: Ctx, unit_id: str, conn: AsyncConnection | None = None
+) -> domain.Questionnaire:
+    if conn is None:
+        async with ctx.read() as own:
+            doc = await Declarations(own).questionnaire(unit_id)
+    else:
+        doc = await Declarations(conn).questionnaire(unit_id)
     if doc is None:
         return domain.Questionnaire(unit_id, 0, domain.DEFAULT_QUESTIONS)
     return domain.Questionnaire(
@@ -642,7 +735,7 @@ def _visit(doc: Doc, visit_type: domain.VisitType, start: datetime, end: datetim
     return Visit(
         unit_id=doc["unit_id"],
         unit_name=doc["unit_name"],
-        time_book_id=doc["_id"],
+        time_book_id=doc["time_book_id"],
         visit_type_id=visit_type.visit_type_id,
         visit_type_name=visit_type.name,
         dose=visit_type.dose,
@@ -653,7 +746,7 @@ def _visit(doc: Doc, visit_type: domain.VisitType, start: datetime, end: datetim
 
 def _booking_out(b: Doc) -> BookingOut:
     return BookingOut(
-        booking_id=b["_id"],
+        booking_id=b["booking_id"],
         reference=b["reference"],
         patient_id=b["patient_id"],
         unit_id=b["unit_id"],
@@ -671,7 +764,7 @@ def _booking_out(b: Doc) -> BookingOut:
 
 
 # Losers of a rush all ask for the next free times at once; they share one short-lived answer
-# (computed once, awaited by the others) instead of each scanning the time book. It is a hint:
+# (computed once, awaited by the others) instead of each querying the time book. It is a hint:
 # the next try may lose too.
 _NEXT_FREE: dict[tuple[str, str, datetime], tuple[float, asyncio.Future[list[FreeTime]]]] = {}
 _NEXT_FREE_SECONDS = 1.0
@@ -711,6 +804,30 @@ async def _taken(
     )
 
 
+def _no_candidates(start: datetime) -> DomainError:
+    if start <= _now():
+        return domain.invalid("start", "in_past", "This time has already passed.")
+    return domain.invalid("start", "no_such_time", "No time is open then for this visit type.")
+
+
+async def _candidates(
+    uow: UnitOfWork, doc: Doc, visit_type: domain.VisitType, start: datetime
+) -> tuple[domain.VisitType, list[Doc]]:
+    """The open slots at ``start`` for the visit type, column 1 first, under the visit type's
+    shared lock; the visit type as it is now (a delete may have just committed, BK-7)."""
+    await TimeBooks(uow.conn).lock_visit_type(visit_type.visit_type_id)
+    candidates = await Slots(uow.conn).candidates(
+        doc["time_book_id"],
+        visit_type.resource,
+        start,
+        _columns(doc, visit_type.resource),
+        visit_type.visit_type_id,
+    )
+    if candidates and candidates[0]["visit_type_deleted"] and not visit_type.deleted:
+        visit_type = domain.VisitType(**{**vars(visit_type), "deleted": True})
+    return visit_type, candidates
+
+
 @router.post(
     "/bookings",
     response_model=BookingOut,
@@ -722,120 +839,123 @@ async def book(
     body: BookIn, ctx: C, principal: Annotated[Principal, allowed(Ops.BOOK)]
 ) -> BookingOut:
     """Book a time: the first free column at that time is taken; a lost race gets 409 with the
-    next free times (BK-4). Citizens answer the health declaration in the same request (BK-2)."""
-    doc = await _time_book(ctx, body.time_book_id, principal)
-    visit_type = _visit_type(doc, body.visit_type_id)
-    start = _aware(body.start, "start")
+    next free times (BK-4). Citizens answer the health declaration in the same request (BK-2).
+    The booking, its declaration and their events are one unit of work."""
+    async with ctx.read() as conn:
+        doc = await _time_book(ctx, body.time_book_id, principal, conn)
+        visit_type = _visit_type(doc, body.visit_type_id)
+        start = _aware(body.start, "start")
+        questionnaire = await _questionnaire(ctx, doc["unit_id"], conn)
+    # Outside the read: a patient booking has not seen yet is asked of identity.
     patient = await _patient_for(ctx, principal, body.patient_id)
     if principal.kind == "citizen" and body.health_declaration is None:
         raise domain.invalid(
             "health_declaration", "required", "Answer the health declaration when you book."
         )
-    questionnaire = await _questionnaire(ctx, doc["unit_id"])
     if body.health_declaration is not None:
         domain.check_answers(
             questionnaire, body.health_declaration.version, body.health_declaration.answers
         )
-    candidates = await ctx.slots.at(
-        doc["_id"], visit_type.resource, start, _columns(doc, visit_type)
-    )
-    if not candidates:
-        if start <= _now():
-            raise domain.invalid("start", "in_past", "This time has already passed.")
-        raise domain.invalid("start", "no_such_time", "No time is open then for this visit type.")
     booking_id = str(uuid.uuid4())
     code = domain.new_manage_code()
     booked_by = "citizen" if principal.kind == "citizen" else "staff"
-    for slot in candidates:
-        domain.check_bookable(visit_type, slot["resource"], slot["start"], slot["end"], _now())
-        visit = _visit(doc, visit_type, slot["start"], slot["end"])
-        reference = domain.new_reference()
-        events: list[Any] = [
-            BookingCreated(
-                patient_id=patient["_id"],
-                booking_id=booking_id,
-                reference=reference,
-                manage_code=code,
-                visit=visit,
-                booked_by=booked_by,
-            ),
-            ctx.access.event(principal, Ops.BOOK, patient["_id"]),
-        ]
-        booking = {
-            "_id": booking_id,
-            "reference": reference,
-            "code_hash": domain.code_hash(booking_id, code),
-            "patient_id": patient["_id"],
-            "unit_id": doc["unit_id"],
-            "time_book_id": doc["_id"],
-            "visit_type_id": visit_type.visit_type_id,
-            "visit_type_name": visit_type.name,
-            "dose": visit_type.dose,
-            "slot_id": slot["_id"],
-            "active_slot": slot["_id"],
-            "column": slot["column"],
-            "start": slot["start"],
-            "end": slot["end"],
-            "status": "booked",
-            "booked_by": booked_by,
-            "created_at": _now(),
-            "version": 1,
-        }
-        if await ctx.bookings.take(booking, events):
+    async with ctx.unit_of_work() as uow:
+        visit_type, candidates = await _candidates(uow, doc, visit_type, start)
+        if not candidates:
+            raise _no_candidates(start)
+        booked: Doc | None = None
+        for slot in candidates:
+            domain.check_bookable(visit_type, slot["resource"], slot["start"], slot["end"], _now())
+            if slot["taken"]:
+                continue
+            row = {
+                "booking_id": booking_id,
+                "reference": domain.new_reference(),
+                "code_hash": domain.code_hash(booking_id, code),
+                "patient_id": patient["patient_id"],
+                "unit_id": doc["unit_id"],
+                "time_book_id": doc["time_book_id"],
+                "visit_type_id": visit_type.visit_type_id,
+                "visit_type_name": visit_type.name,
+                "dose": visit_type.dose,
+                "slot_id": slot["slot_id"],
+                "column": slot["column"],
+                "start": slot["start"],
+                "end": slot["end"],
+                "status": "booked",
+                "booked_by": booked_by,
+                "created_at": _now(),
+                "version": 1,
+            }
+            if await Bookings(uow.conn).take(row):
+                booked = row
+                break
+        if booked is not None:
+            uow.publish(
+                BookingCreated(
+                    patient_id=patient["patient_id"],
+                    booking_id=booking_id,
+                    reference=booked["reference"],
+                    manage_code=code,
+                    visit=_visit(doc, visit_type, booked["start"], booked["end"]),
+                    booked_by=booked_by,
+                ),
+                ctx.access.event(principal, Ops.BOOK, patient["patient_id"]),
+            )
             if body.health_declaration is not None:
                 await _store_declaration(
-                    ctx,
-                    patient["_id"],
+                    uow,
+                    patient["patient_id"],
                     doc["unit_id"],
                     booking_id,
                     questionnaire,
                     body.health_declaration,
                 )
-            return _booking_out(booking)
-    raise await _taken(ctx, doc["_id"], visit_type, start)
+    if booked is None:
+        raise await _taken(ctx, doc["time_book_id"], visit_type, start)
+    return _booking_out(booked)
 
 
 async def _store_declaration(
-    ctx: Ctx,
+    uow: UnitOfWork,
     patient_id: str,
     unit_id: str,
     booking_id: str | None,
     questionnaire: domain.Questionnaire,
     body: DeclarationIn,
-) -> str:
-    declaration_id = str(uuid.uuid4())
-    await ctx.declarations.add(
-        {
-            "_id": declaration_id,
-            "patient_id": patient_id,
-            "unit_id": unit_id,
-            "booking_id": booking_id,
-            "version": questionnaire.version,
-            "submitted_at": _now(),
-            "answers": body.answers,
-            "questions": [vars(q) for q in questionnaire.questions],
-        },
-        [
-            HealthDeclarationSubmitted(
-                patient_id=patient_id,
-                declaration_id=declaration_id,
-                unit_id=unit_id,
-                booking_id=booking_id,
-                questionnaire_version=questionnaire.version,
-            )
-        ],
+) -> Doc:
+    declaration = {
+        "declaration_id": str(uuid.uuid4()),
+        "patient_id": patient_id,
+        "unit_id": unit_id,
+        "booking_id": booking_id,
+        "version": questionnaire.version,
+        "submitted_at": _now(),
+        "answers": body.answers,
+        "questions": [vars(q) for q in questionnaire.questions],
+    }
+    await Declarations(uow.conn).add(declaration)
+    uow.publish(
+        HealthDeclarationSubmitted(
+            patient_id=patient_id,
+            declaration_id=declaration["declaration_id"],
+            unit_id=unit_id,
+            booking_id=booking_id,
+            questionnaire_version=questionnaire.version,
+        )
     )
-    return declaration_id
+    return declaration
 
 
 async def _booking(ctx: Ctx, booking_id: str, principal: Principal) -> Doc:
-    b = await ctx.bookings.get(booking_id)
-    if b is None:
-        raise NotFound(f"No booking {booking_id}.")
-    ensure_unit(principal, b["unit_id"])
-    if principal.kind == "citizen":
-        patient = await ctx.patients.get(b["patient_id"])
-        ensure_own(principal, patient["identifier"]["value"] if patient else None)
+    async with ctx.read() as conn:
+        b = await Bookings(conn).get(booking_id)
+        if b is None:
+            raise NotFound(f"No booking {booking_id}.")
+        ensure_unit(principal, b["unit_id"])
+        if principal.kind == "citizen":
+            patient = await Patients(conn).get(b["patient_id"])
+            ensure_own(principal, patient["identifier_value"] if patient else None)
     return b
 
 
@@ -864,13 +984,14 @@ async def patient_bookings(
 ) -> list[BookingOut]:
     """Staff see the bookings at the unit they act for (AC-5); a citizen sees all their own."""
     if principal.kind == "citizen":
-        patient = await ctx.patients.get(patient_id)
-        ensure_own(principal, patient["identifier"]["value"] if patient else None)
+        patient = await _known_patient(ctx, patient_id)
+        ensure_own(principal, patient["identifier_value"] if patient else None)
         unit = None
     else:
         assert principal.active_assignment is not None
         unit = principal.active_assignment.unit_id
-    found = await ctx.bookings.for_patient(patient_id, unit)
+    async with ctx.read() as conn:
+        found = await Bookings(conn).for_patient(patient_id, unit)
     await ctx.access.record(principal, Ops.PATIENT_BOOKINGS, patient_id)
     return [_booking_out(b) for b in found]
 
@@ -884,18 +1005,15 @@ async def _rebook(
     by: str,
     op: Operation,
 ) -> BookingOut:
-    doc = await ctx.time_books.get(time_book_id or b["time_book_id"])
+    async with ctx.read() as conn:
+        doc = await TimeBooks(conn).get(time_book_id or b["time_book_id"])
     if doc is None or doc["unit_id"] != b["unit_id"]:
         raise domain.invalid("time_book_id", "unknown", "Rebook within the same unit's time books.")
     visit_type = (
         _visit_type(doc, b["visit_type_id"])
-        if doc["_id"] == b["time_book_id"]
+        if doc["time_book_id"] == b["time_book_id"]
         else next(
-            (
-                domain.VisitType(**vt)
-                for vt in doc["visit_types"]
-                if vt["name"] == b["visit_type_name"] and not vt["deleted"]
-            ),
+            (vt for vt in _visit_types(doc) if vt.name == b["visit_type_name"] and not vt.deleted),
             None,
         )
     )
@@ -904,78 +1022,79 @@ async def _rebook(
             "time_book_id", "no_visit_type", "That time book lacks this visit type."
         )
     start = _aware(start, "start")
-    candidates = [
-        s
-        for s in await ctx.slots.at(
-            doc["_id"], visit_type.resource, start, _columns(doc, visit_type)
-        )
-        if s["_id"] != b["active_slot"]
-    ]
-    if not candidates:
-        raise domain.invalid("start", "no_such_time", "No time is open then for this visit type.")
-    for slot in candidates:
-        domain.check_bookable(visit_type, slot["resource"], slot["start"], slot["end"], _now())
-        events: list[Any] = [
-            BookingRebooked(
-                patient_id=b["patient_id"],
-                booking_id=b["_id"],
-                reference=b["reference"],
-                previous_start=b["start"],
-                visit=_visit(doc, visit_type, slot["start"], slot["end"]),
-                rebooked_by="citizen" if by == "citizen" else "staff",
-            )
-        ]
-        if principal is not None:
-            events.append(ctx.access.event(principal, op, b["patient_id"]))
-        changes = {
-            "active_slot": slot["_id"],
-            "slot_id": slot["_id"],
-            "time_book_id": doc["_id"],
-            "visit_type_id": visit_type.visit_type_id,
-            "column": slot["column"],
-            "start": slot["start"],
-            "end": slot["end"],
-        }
-        try:
-            moved = await ctx.bookings.move(b, changes, events)
-        except StaleBooking as exc:
-            raise Conflict(
-                "The booking changed meanwhile; reload it.", code="concurrent_change"
-            ) from exc
-        if moved:
-            return _booking_out({**b, **changes})
-    raise await _taken(ctx, doc["_id"], visit_type, start)
+    moved: Doc | None = None
+    try:
+        async with ctx.unit_of_work() as uow:
+            visit_type, found = await _candidates(uow, doc, visit_type, start)
+            candidates = [s for s in found if s["slot_id"] != b["slot_id"]]
+            if not candidates:
+                raise domain.invalid(
+                    "start", "no_such_time", "No time is open then for this visit type."
+                )
+            for slot in candidates:
+                domain.check_bookable(
+                    visit_type, slot["resource"], slot["start"], slot["end"], _now()
+                )
+                if slot["taken"]:
+                    continue
+                changes = {
+                    "slot_id": slot["slot_id"],
+                    "time_book_id": doc["time_book_id"],
+                    "visit_type_id": visit_type.visit_type_id,
+                    "column": slot["column"],
+                    "start": slot["start"],
+                    "end": slot["end"],
+                }
+                if await Bookings(uow.conn).move(b, changes):
+                    moved = {**b, **changes}
+                    break
+            if moved is not None:
+                uow.publish(
+                    BookingRebooked(
+                        patient_id=b["patient_id"],
+                        booking_id=b["booking_id"],
+                        reference=b["reference"],
+                        previous_start=b["start"],
+                        visit=_visit(doc, visit_type, moved["start"], moved["end"]),
+                        rebooked_by="citizen" if by == "citizen" else "staff",
+                    )
+                )
+                if principal is not None:
+                    uow.publish(ctx.access.event(principal, op, b["patient_id"]))
+    except StaleBooking as exc:
+        raise Conflict(
+            "The booking changed meanwhile; reload it.", code="concurrent_change"
+        ) from exc
+    if moved is None:
+        raise await _taken(ctx, doc["time_book_id"], visit_type, start)
+    return _booking_out(moved)
 
 
 async def _cancel(
     ctx: Ctx, b: Doc, principal: Principal | None, by: str, op: Operation
 ) -> BookingOut:
-    doc = await ctx.time_books.get(b["time_book_id"])
+    async with ctx.read() as conn:
+        doc = await TimeBooks(conn).get(b["time_book_id"])
     assert doc is not None
     visit_type = _visit_type(doc, b["visit_type_id"])
-    events: list[Any] = [
-        BookingCancelled(
-            patient_id=b["patient_id"],
-            booking_id=b["_id"],
-            reference=b["reference"],
-            visit=_visit(doc, visit_type, b["start"], b["end"]),
-            cancelled_by=by,
-        )
-    ]
-    if principal is not None:
-        events.append(ctx.access.event(principal, op, b["patient_id"]))
     try:
-        updated = await ctx.bookings.change(
-            b,
-            {
-                "$set": {"status": "cancelled", "cancelled_by": by, "cancelled_at": _now()},
-                "$unset": {"active_slot": ""},
-            },
-            events,
-        )
+        async with ctx.unit_of_work() as uow:
+            updated = await Bookings(uow.conn).change(
+                b, status="cancelled", cancelled_by=by, cancelled_at=_now()
+            )
+            uow.publish(
+                BookingCancelled(
+                    patient_id=b["patient_id"],
+                    booking_id=b["booking_id"],
+                    reference=b["reference"],
+                    visit=_visit(doc, visit_type, b["start"], b["end"]),
+                    cancelled_by=by,
+                )
+            )
+            if principal is not None:
+                uow.publish(ctx.access.event(principal, op, b["patient_id"]))
     except StaleBooking as exc:
         raise Conflict("The booking was already cancelled or changed.", code="not_active") from exc
-    assert updated is not None
     return _booking_out(updated)
 
 
@@ -1022,14 +1141,16 @@ async def cancel(
 async def _by_code(ctx: Ctx, body: ManageIn) -> Doc:
     """A patient without BankID (reserve number) manages the booking with the reference and
     code from the confirmation SMS (BK-2); guessing is stopped after a few tries."""
-    b = await ctx.bookings.by_reference(body.reference.strip().upper())
+    async with ctx.read() as conn:
+        b = await Bookings(conn).by_reference(body.reference.strip().upper())
     wrong = NotFound("No booking with that reference and code.", code="unknown_booking")
     if b is None:
         raise wrong
-    if b.get("code_failures", 0) >= domain.MAX_CODE_ATTEMPTS:
+    if b["code_failures"] >= domain.MAX_CODE_ATTEMPTS:
         raise Forbidden("Too many wrong codes: call the unit to change the booking.", code="locked")
-    if domain.code_hash(b["_id"], body.code) != b["code_hash"]:
-        await ctx.bookings.count_code_failure(b["_id"])
+    if domain.code_hash(b["booking_id"], body.code) != b["code_hash"]:
+        async with ctx.unit_of_work() as uow:
+            await Bookings(uow.conn).count_code_failure(b["booking_id"])
         raise wrong
     if b["status"] != "booked":
         raise Conflict("The booking is already cancelled.", code="not_active")
@@ -1063,21 +1184,20 @@ async def register_arrival(
 ) -> BookingOut:
     """Optional arrival registration (BK-11)."""
     b = await _booking(ctx, booking_id, principal)
-    if b.get("arrived_at"):
+    if b["arrived_at"]:
         return _booking_out(b)
     now = _now()
     try:
-        updated = await ctx.bookings.change(
-            b,
-            {"$set": {"arrived_at": now}},
-            [
-                ArrivalRegistered(patient_id=b["patient_id"], booking_id=b["_id"], arrived_at=now),
+        async with ctx.unit_of_work() as uow:
+            updated = await Bookings(uow.conn).change(b, arrived_at=now)
+            uow.publish(
+                ArrivalRegistered(
+                    patient_id=b["patient_id"], booking_id=b["booking_id"], arrived_at=now
+                ),
                 ctx.access.event(principal, Ops.REGISTER_ARRIVAL, b["patient_id"]),
-            ],
-        )
+            )
     except StaleBooking as exc:
         raise Conflict("The booking is not active.", code="not_active") from exc
-    assert updated is not None
     return _booking_out(updated)
 
 
@@ -1096,64 +1216,54 @@ async def mass_cancel(
 ) -> MassCancellationOut:
     """Cancel every booking of the time book in the range with the unit's message, e.g. when a
     vaccine delivery failed (BK-6); each patient gets one SMS (NT-3). The freed times are
-    closed or reopened as chosen."""
+    closed or reopened as chosen. All of it is one unit of work."""
     doc = await _time_book(ctx, time_book_id, principal)
     start, end = _aware(body.start, "start"), _aware(body.end, "end")
     if end <= start:
         raise domain.invalid("end", "before_start", "The range ends before it starts.")
     mass_id = str(uuid.uuid4())
-    await ctx.service.db["mass_cancellations"].insert_one(
-        {
-            "_id": mass_id,
-            "time_book_id": time_book_id,
-            "start": start,
-            "end": end,
-            "message": body.message,
-            "slots": body.slots,
-            "by": principal.hsa_id,
-            "at": _now(),
-        }
-    )
-    cancelled, patients = 0, set()
-    for b in await ctx.bookings.active_in_range(time_book_id, start, end):
-        visit_type = _visit_type(doc, b["visit_type_id"])
-        try:
-            await ctx.bookings.change(
-                b,
-                {
-                    "$set": {
-                        "status": "cancelled",
-                        "cancelled_by": "mass_cancellation",
-                        "cancelled_at": _now(),
-                        "mass_cancellation_id": mass_id,
-                    },
-                    "$unset": {"active_slot": ""},
-                },
-                [
-                    BookingCancelled(
-                        patient_id=b["patient_id"],
-                        booking_id=b["_id"],
-                        reference=b["reference"],
-                        visit=_visit(doc, visit_type, b["start"], b["end"]),
-                        cancelled_by="mass_cancellation",
-                        mass_cancellation_id=mass_id,
-                        message=body.message,
-                    ),
-                    ctx.access.event(principal, Ops.MASS_CANCEL, b["patient_id"]),
-                ],
-            )
-        except StaleBooking:
-            continue  # cancelled or moved meanwhile by someone else
-        cancelled += 1
-        patients.add(b["patient_id"])
-    if body.slots == "close":
-        slots = await ctx.slots.in_range(time_book_id, start, end)
-        taken = await ctx.bookings.active_slots([s["_id"] for s in slots])
-        await ctx.slots.set_status(
-            [s["_id"] for s in slots if s["_id"] not in taken], "closed", "Inställt"
+    now = _now()
+    async with ctx.unit_of_work() as uow:
+        bookings = Bookings(uow.conn)
+        await bookings.add_mass_cancellation(
+            {
+                "mass_cancellation_id": mass_id,
+                "time_book_id": time_book_id,
+                "start": start,
+                "end": end,
+                "message": body.message,
+                "slots": body.slots,
+                "created_by": principal.hsa_id,
+            }
         )
+        cancelled = await bookings.cancel_range(
+            time_book_id,
+            start,
+            end,
+            cancelled_by="mass_cancellation",
+            cancelled_at=now,
+            mass_cancellation_id=mass_id,
+        )
+        for b in cancelled:
+            uow.publish(
+                BookingCancelled(
+                    patient_id=b["patient_id"],
+                    booking_id=b["booking_id"],
+                    reference=b["reference"],
+                    visit=_visit(doc, _visit_type(doc, b["visit_type_id"]), b["start"], b["end"]),
+                    cancelled_by="mass_cancellation",
+                    mass_cancellation_id=mass_id,
+                    message=body.message,
+                ),
+                ctx.access.event(principal, Ops.MASS_CANCEL, b["patient_id"]),
+            )
+        if body.slots == "close":
+            await Slots(uow.conn).close_free(time_book_id, start, end, "Inställt")
     return MassCancellationOut(
-        mass_cancellation_id=mass_id, cancelled=cancelled, patients=len(patients), slots=body.slots
+        mass_cancellation_id=mass_id,
+        cancelled=len(cancelled),
+        patients=len({b["patient_id"] for b in cancelled}),
+        slots=body.slots,
     )
 
 
@@ -1190,9 +1300,10 @@ async def set_questionnaire(
     if len({q.question_id for q in body.questions}) != len(body.questions):
         raise domain.invalid("questions", "duplicate", "Each question id once.")
     questions = [q.model_dump() for q in body.questions]
-    version = await ctx.declarations.set_questionnaire(
-        unit_id, questions, principal.hsa_id or principal.subject
-    )
+    async with ctx.unit_of_work() as uow:
+        version = await Declarations(uow.conn).set_questionnaire(
+            unit_id, questions, principal.hsa_id or principal.subject
+        )
     return QuestionnaireOut(unit_id=unit_id, version=version, questions=questions)
 
 
@@ -1213,7 +1324,7 @@ async def declare(
     vaccination. Not for reserve-number patients."""
     ensure_unit(principal, unit_id)
     patient = await _patient_for(ctx, principal, body.patient_id)
-    if IdentifierKind(patient["identifier"]["kind"]) is IdentifierKind.RESERVNUMMER:
+    if IdentifierKind(patient["identifier_kind"]) is IdentifierKind.RESERVNUMMER:
         raise domain.invalid(
             "patient_id",
             "reserve_number",
@@ -1221,13 +1332,12 @@ async def declare(
         )
     questionnaire = await _questionnaire(ctx, unit_id)
     domain.check_answers(questionnaire, body.version, body.answers)
-    declaration_id = await _store_declaration(
-        ctx, patient["_id"], unit_id, None, questionnaire, body
-    )
-    await ctx.access.record(principal, Ops.DECLARE, patient["_id"])
-    stored = await ctx.declarations.declarations.find_one({"_id": declaration_id})
-    assert stored is not None
-    return _declaration_out(stored)
+    async with ctx.unit_of_work() as uow:
+        declaration = await _store_declaration(
+            uow, patient["patient_id"], unit_id, None, questionnaire, body
+        )
+        uow.publish(ctx.access.event(principal, Ops.DECLARE, patient["patient_id"]))
+    return _declaration_out(declaration)
 
 
 @router.get(
@@ -1240,7 +1350,8 @@ async def get_declaration(
     booking_id: str, ctx: C, principal: Annotated[Principal, allowed(Ops.GET_DECLARATION)]
 ) -> DeclarationOut:
     b = await _booking(ctx, booking_id, principal)
-    d = await ctx.declarations.for_booking(booking_id)
+    async with ctx.read() as conn:
+        d = await Declarations(conn).for_booking(booking_id)
     if d is None:
         raise NotFound("No health declaration was given with this booking.")
     await ctx.access.record(principal, Ops.GET_DECLARATION, b["patient_id"])
@@ -1249,7 +1360,7 @@ async def get_declaration(
 
 def _declaration_out(d: Doc) -> DeclarationOut:
     return DeclarationOut(
-        declaration_id=d["_id"],
+        declaration_id=d["declaration_id"],
         patient_id=d["patient_id"],
         unit_id=d["unit_id"],
         booking_id=d["booking_id"],

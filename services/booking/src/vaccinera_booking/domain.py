@@ -77,14 +77,6 @@ class SlotSpec:
     start: datetime
     end: datetime
 
-    def key(self, time_book_id: str) -> str:
-        return slot_key(time_book_id, self.resource, self.column, self.start)
-
-
-def slot_key(time_book_id: str, resource: str, column: int, start: datetime) -> str:
-    """A slot's id says where it is, so a booking finds its candidates by primary key."""
-    return f"{time_book_id}:{resource}:{column}:{start.astimezone(UTC):%Y%m%dT%H%M}"
-
 
 @dataclass(frozen=True)
 class Opening:
@@ -292,6 +284,20 @@ def check_answers(questionnaire: Questionnaire, version: int, answers: dict[str,
 
 
 @dataclass(frozen=True)
+class CapacityCount:
+    """One group counted by the database: slots of a day, resource and length, booked with
+    one visit type (``visit_type_id``) or not booked (None)."""
+
+    day: date
+    resource: str
+    length: timedelta
+    visit_type_id: str | None
+    opened: int
+    booked: int
+    closed: int
+
+
+@dataclass(frozen=True)
 class DayCapacity:
     day: date
     resource: str
@@ -304,24 +310,54 @@ class DayCapacity:
         return self.opened - self.booked - self.closed
 
 
+@dataclass(frozen=True)
+class VisitTypeCapacity:
+    """Booked with a visit type on a day, and the free slots it fits (a free slot of its
+    resource that is long enough: shared with the resource's other visit types)."""
+
+    day: date
+    visit_type_id: str
+    booked: int
+    free: int
+
+
 def capacity(
-    slots: Iterable[tuple[datetime, str, str]], booked_slot_ids: set[str], slot_ids: Sequence[str]
-) -> list[DayCapacity]:
-    """Opened, booked and free slots per day and resource. ``slots`` are (start, resource,
-    status) in the same order as ``slot_ids``."""
+    counts: Iterable[CapacityCount], visit_types: Sequence[VisitType]
+) -> tuple[list[DayCapacity], list[VisitTypeCapacity]]:
+    """Opened, booked, closed and free slots per day and resource, and per day and visit type
+    (in the visit types' order; a deleted one only where it still has bookings)."""
+    counts = list(counts)
     opened: Counter[tuple[date, str]] = Counter()
     booked: Counter[tuple[date, str]] = Counter()
     closed: Counter[tuple[date, str]] = Counter()
-    for (start, resource, status), slot_id in zip(slots, slot_ids, strict=True):
-        key = (start.astimezone(TZ).date(), resource)
-        opened[key] += 1
-        if slot_id in booked_slot_ids:
-            booked[key] += 1
-        elif status == "closed":
-            closed[key] += 1
-    return [
+    booked_with: Counter[tuple[date, str]] = Counter()
+    for c in counts:
+        key = (c.day, c.resource)
+        opened[key] += c.opened
+        booked[key] += c.booked
+        closed[key] += c.closed
+        if c.visit_type_id is not None:
+            booked_with[(c.day, c.visit_type_id)] += c.booked
+    days = [
         DayCapacity(
             day, resource, opened[(day, resource)], booked[(day, resource)], closed[(day, resource)]
         )
         for day, resource in sorted(opened)
     ]
+    per_type = []
+    for day in sorted({c.day for c in counts}):
+        for vt in visit_types:
+            free = sum(
+                c.opened - c.closed
+                for c in counts
+                if c.day == day
+                and c.visit_type_id is None
+                and c.resource == vt.resource
+                and c.length >= timedelta(minutes=vt.duration_minutes)
+            )
+            n = booked_with[(day, vt.visit_type_id)]
+            if n or (not vt.deleted and opened[(day, vt.resource)]):
+                per_type.append(
+                    VisitTypeCapacity(day, vt.visit_type_id, n, 0 if vt.deleted else free)
+                )
+    return days, per_type

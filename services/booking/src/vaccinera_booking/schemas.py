@@ -182,10 +182,24 @@ class CapacityDay(BaseModel):
     free: int
 
 
+class CapacityVisitType(BaseModel):
+    day: date
+    visit_type_id: str
+    name: str
+    booked: int
+    free: int = Field(
+        description="Free slots this visit type fits on the day (shared with the other visit "
+        "types of its resource)."
+    )
+
+
 class CapacityOut(BaseModel):
     time_book_id: str
     days: list[CapacityDay]
     booked_per_visit_type: dict[str, int]
+    visit_types: list[CapacityVisitType] = Field(
+        default_factory=list, description="Per day and visit type (BK-8)."
+    )
 
 
 class MassCancellationOut(BaseModel):

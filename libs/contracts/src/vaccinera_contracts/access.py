@@ -241,6 +241,14 @@ class Ops:
         ALL_STAFF,
     )
     # booking
+    WHOAMI = _op(
+        "booking.whoami",
+        "GET",
+        "/whoami",
+        "Who is calling: kind, HSA-id and active assignment (reads no patient data)",
+        ALL_STAFF,
+        citizen=True,
+    )
     SELF_BOOKING = _op(
         "booking.self_booking",
         "GET",

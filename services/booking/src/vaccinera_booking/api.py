@@ -133,6 +133,19 @@ def _midnight(day: date) -> datetime:
 # --- patients --------------------------------------------------------------------------------
 
 
+@router.get("/whoami", tags=["session"], summary=Ops.WHOAMI.summary)
+async def whoami(principal: Annotated[Principal, allowed(Ops.WHOAMI)]) -> dict[str, str | None]:
+    """The caller as this service verified them: what a client shows after login, and the
+    cheapest authenticated call (the benchmark's HTTP ceiling). No database, no patient data."""
+    active = principal.active_assignment
+    return {
+        "kind": principal.kind,
+        "hsa_id": principal.hsa_id,
+        "role": active.role.value if active else None,
+        "unit_id": active.unit_id if active else None,
+    }
+
+
 @router.get(
     "/patients/{patient_id}/self-booking",
     response_model=SelfBookingOut,

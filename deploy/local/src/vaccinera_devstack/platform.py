@@ -63,6 +63,8 @@ class Platform:
     ports: PlatformPorts
     # Extra environment for every service, e.g. the log level.
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # Extra environment for one service, e.g. {"booking": {"VACCINERA_MAX_IN_FLIGHT": "10"}}.
+    service_env_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # When set, every service appends its spans as JSON lines to <spans_dir>/<service>.jsonl.
     spans_dir: Path | None = None
     # An infrastructure already running (the test session's): used, neither started nor stopped.
@@ -100,6 +102,7 @@ class Platform:
             "VACCINERA_NVR_URL": f"http://127.0.0.1:{infra.nvr}",
             "VACCINERA_NPO_URL": f"http://127.0.0.1:{infra.npo}",
             **self.extra_env,
+            **self.service_env_overrides.get(name, {}),
         }
         if self.spans_dir is not None:
             env["VACCINERA_OTEL_EXPORTER"] = "console"

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -22,16 +20,10 @@ from sqlalchemy.dialects.postgresql import insert
 
 from vaccinera_kit.database import IDEMPOTENCY_KEYS, Database, service_metadata
 from vaccinera_kit.errors import Conflict, DomainError, ErrorDetail
-from vaccinera_kit.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from vaccinera_kit.unit_of_work import UnitOfWork
 
 HEADER = "Idempotency-Key"
 _keys = service_metadata().tables[IDEMPOTENCY_KEYS]
-
-
-@dataclass(frozen=True)
-class StoredAnswer:
-    status_code: int
-    body: Any
 
 
 class KeyReused(DomainError):
@@ -59,70 +51,68 @@ def fingerprint(operation: str, *parts: Any) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-async def stored(db: Database, owner: str, key: str, fingerprint: str) -> StoredAnswer | None:
-    """The answer given to this key before, if any."""
-    async with db.connect() as conn:
-        row = (
-            await conn.execute(
-                select(_keys.c.fingerprint, _keys.c.status_code, _keys.c.body).where(
-                    and_(_keys.c.owner == owner, _keys.c.key == key)
-                )
+_SELECT = select(_keys.c.fingerprint, _keys.c.status_code, _keys.c.body)
+
+
+class IdempotentCall:
+    """One state-changing request and its optional key. In a route:
+
+    call = IdempotentCall(request, owner=principal.subject, operation="book", payload=body)
+    if (answer := await call.previous(db)) is not None:
+        return answer                      # a retry: the first answer, nothing done again
+    async with unit_of_work() as uow:
+        if (answer := await call.claim(uow)) is not None:
+            return answer                  # a twin request committed while we waited
+        ... the change ...
+        await call.remember(uow, body)     # commits with the change
+    """
+
+    def __init__(self, request: Request, *, owner: str, operation: str, payload: Any) -> None:
+        self.key = request_key(request)
+        self.owner = owner
+        self.fingerprint = fingerprint(operation, payload)
+
+    async def previous(self, db: Database) -> Any | None:
+        if self.key is None:
+            return None
+        async with db.connect() as conn:
+            row = (await conn.execute(self._where(_SELECT))).first()
+        return _answer(row, self.fingerprint)
+
+    async def claim(self, uow: UnitOfWork) -> Any | None:
+        """Take the key in this unit of work. When a twin request holds it, this waits for the
+        twin's transaction and returns its answer (None: the key is ours, go on)."""
+        if self.key is None:
+            return None
+        taken = await uow.conn.scalar(
+            insert(_keys)
+            .values(owner=self.owner, key=self.key, fingerprint=self.fingerprint)
+            .on_conflict_do_nothing()
+            .returning(_keys.c.key)
+        )
+        if taken is not None:
+            return None
+        row = (await uow.conn.execute(self._where(_SELECT))).first()
+        answer = _answer(row, self.fingerprint)
+        if answer is None:
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed. Try again shortly.",
+                code="idempotency_key_busy",
             )
-        ).first()
-    return _answer(row, fingerprint)
+        return answer
+
+    async def remember(self, uow: UnitOfWork, body: Any, status_code: int = 200) -> None:
+        if self.key is not None:
+            await uow.conn.execute(
+                self._where(update(_keys)).values(status_code=status_code, body=body)
+            )
+
+    def _where(self, statement: Any) -> Any:
+        return statement.where(and_(_keys.c.owner == self.owner, _keys.c.key == self.key))
 
 
-async def claim(uow: UnitOfWork, owner: str, key: str, fingerprint: str) -> bool:
-    """Take the key for this unit of work; False when another request holds it (committed)."""
-    taken = await uow.conn.scalar(
-        insert(_keys)
-        .values(owner=owner, key=key, fingerprint=fingerprint)
-        .on_conflict_do_nothing()
-        .returning(_keys.c.key)
-    )
-    return taken is not None
-
-
-async def remember(uow: UnitOfWork, owner: str, key: str, status_code: int, body: Any) -> None:
-    await uow.conn.execute(
-        update(_keys)
-        .where(and_(_keys.c.owner == owner, _keys.c.key == key))
-        .values(status_code=status_code, body=body)
-    )
-
-
-async def once(
-    unit_of_work: UnitOfWorkFactory,
-    db: Database,
-    *,
-    owner: str,
-    key: str | None,
-    fingerprint: str,
-    work: Callable[[UnitOfWork], Awaitable[tuple[int, Any]]],
-) -> tuple[int, Any, bool]:
-    """Run ``work`` (which returns status and JSON body) in one unit of work, at most once per
-    key; returns (status, body, replayed). Without a key it simply runs."""
-    if key is None:
-        async with unit_of_work() as uow:
-            status, body = await work(uow)
-        return status, body, False
-    for _ in range(3):
-        previous = await stored(db, owner, key, fingerprint)
-        if previous is not None:
-            return previous.status_code, previous.body, True
-        async with unit_of_work() as uow:
-            if await claim(uow, owner, key, fingerprint):
-                status, body = await work(uow)
-                await remember(uow, owner, key, status, body)
-                return status, body, False
-        # Another request with this key committed while we waited: read its answer.
-    raise Conflict(
-        "A request with this Idempotency-Key is still being processed. Try again shortly.",
-        code="idempotency_key_busy",
-    )
-
-
-def _answer(row: Any, expected: str) -> StoredAnswer | None:
+def _answer(row: Any, expected: str) -> Any | None:
+    """The stored answer's body, or None when there is none (yet)."""
     if row is None or row.status_code is None:
         return None
     if row.fingerprint != expected:
@@ -131,4 +121,4 @@ def _answer(row: Any, expected: str) -> StoredAnswer | None:
             "request.",
             details=[ErrorDetail(field=HEADER, rule="reused", message="Already used.")],
         )
-    return StoredAnswer(row.status_code, row.body)
+    return row.body

@@ -27,6 +27,12 @@ class UnitOfWork:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
         self.events: list[DomainEvent] = []
+        self.rollback_requested = False
+
+    def rollback_only(self) -> None:
+        """End the block with a rollback instead of a commit (an answer that changes nothing,
+        e.g. "every column was taken", without raising from inside the block)."""
+        self.rollback_requested = True
 
     def publish(self, *events: DomainEvent) -> None:
         """Stage events: they are written to the outbox in this transaction, at commit."""
@@ -44,9 +50,18 @@ class UnitOfWorkFactory:
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[UnitOfWork]:
-        async with self.db.engine.begin() as conn:
-            uow = UnitOfWork(conn)
-            yield uow
-            staged = await self.outbox.write(conn, uow.events)
+        try:
+            async with self.db.engine.begin() as conn:
+                uow = UnitOfWork(conn)
+                yield uow
+                if uow.rollback_requested:
+                    raise _RolledBack
+                staged = await self.outbox.write(conn, uow.events)
+        except _RolledBack:
+            return
         if staged:
             self.on_commit()
+
+
+class _RolledBack(Exception):
+    """Leaves ``engine.begin()`` through its rollback path."""

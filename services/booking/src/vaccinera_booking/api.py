@@ -76,6 +76,7 @@ from vaccinera_kit.app import Service
 from vaccinera_kit.auth import authorize, ensure_own, ensure_unit
 from vaccinera_kit.database import Database, is_unique_violation
 from vaccinera_kit.errors import Conflict, DomainError, Forbidden, NotFound
+from vaccinera_kit.idempotency import IdempotentCall
 from vaccinera_kit.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 router = APIRouter()
@@ -94,6 +95,16 @@ class Ctx:
         self.unit_of_work: UnitOfWorkFactory = service.unit_of_work
         self.access: AccessLog = service.access_log
         self.authorization = request.headers.get("authorization")
+        self.request = request
+
+    def idempotent(self, principal: Principal, operation: str, payload: Any) -> IdempotentCall:
+        """This request's Idempotency-Key, if the client sent one (issue 7 item 9)."""
+        return IdempotentCall(
+            self.request,
+            owner=f"{principal.kind}:{principal.subject}",
+            operation=operation,
+            payload=payload,
+        )
 
     def read(self) -> AsyncConnection:
         """A connection for reads: ``async with ctx.read() as conn``."""
@@ -853,7 +864,11 @@ async def book(
 ) -> BookingOut:
     """Book a time: the first free column at that time is taken; a lost race gets 409 with the
     next free times (BK-4). Citizens answer the health declaration in the same request (BK-2).
-    The booking, its declaration and their events are one unit of work."""
+    The booking, its declaration and their events are one unit of work; a retry with the same
+    Idempotency-Key gets this booking back instead of a second one."""
+    call = ctx.idempotent(principal, "book", body.model_dump(mode="json"))
+    if (answer := await call.previous(ctx.db)) is not None:
+        return BookingOut.model_validate(answer)
     async with ctx.read() as conn:
         doc = await _time_book(ctx, body.time_book_id, principal, conn)
         visit_type = _visit_type(doc, body.visit_type_id)
@@ -872,11 +887,13 @@ async def book(
     booking_id = str(uuid.uuid4())
     code = domain.new_manage_code()
     booked_by = "citizen" if principal.kind == "citizen" else "staff"
+    booked: Doc | None = None
     async with ctx.unit_of_work() as uow:
+        if (answer := await call.claim(uow)) is not None:
+            return BookingOut.model_validate(answer)
         visit_type, candidates = await _candidates(uow, doc, visit_type, start)
         if not candidates:
             raise _no_candidates(start)
-        booked: Doc | None = None
         for slot in candidates:
             domain.check_bookable(visit_type, slot["resource"], slot["start"], slot["end"], _now())
             if slot["taken"]:
@@ -924,9 +941,12 @@ async def book(
                     questionnaire,
                     body.health_declaration,
                 )
-    if booked is None:
-        raise await _taken(ctx, doc["time_book_id"], visit_type, start)
-    return _booking_out(booked)
+            out = _booking_out(booked)
+            await call.remember(uow, out.model_dump(mode="json"), 201)
+            return out
+        # Every column taken: roll back (the key too, so a retry tries again).
+        uow.rollback_only()
+    raise await _taken(ctx, doc["time_book_id"], visit_type, start)
 
 
 async def _store_declaration(
@@ -1017,6 +1037,7 @@ async def _rebook(
     time_book_id: str | None,
     by: str,
     op: Operation,
+    call: IdempotentCall | None = None,
 ) -> BookingOut:
     async with ctx.read() as conn:
         doc = await TimeBooks(conn).get(time_book_id or b["time_book_id"])
@@ -1038,6 +1059,8 @@ async def _rebook(
     moved: Doc | None = None
     try:
         async with ctx.unit_of_work() as uow:
+            if call is not None and (answer := await call.claim(uow)) is not None:
+                return BookingOut.model_validate(answer)
             visit_type, found = await _candidates(uow, doc, visit_type, start)
             candidates = [s for s in found if s["slot_id"] != b["slot_id"]]
             if not candidates:
@@ -1074,17 +1097,25 @@ async def _rebook(
                 )
                 if principal is not None:
                     uow.publish(ctx.access.event(principal, op, b["patient_id"]))
+                out = _booking_out(moved)
+                if call is not None:
+                    await call.remember(uow, out.model_dump(mode="json"))
+                return out
+            uow.rollback_only()  # every column taken: nothing changes, the key is not kept
     except StaleBooking as exc:
         raise Conflict(
             "The booking changed meanwhile; reload it.", code="concurrent_change"
         ) from exc
-    if moved is None:
-        raise await _taken(ctx, doc["time_book_id"], visit_type, start)
-    return _booking_out(moved)
+    raise await _taken(ctx, doc["time_book_id"], visit_type, start)
 
 
 async def _cancel(
-    ctx: Ctx, b: Doc, principal: Principal | None, by: str, op: Operation
+    ctx: Ctx,
+    b: Doc,
+    principal: Principal | None,
+    by: str,
+    op: Operation,
+    call: IdempotentCall | None = None,
 ) -> BookingOut:
     async with ctx.read() as conn:
         doc = await TimeBooks(conn).get(b["time_book_id"])
@@ -1092,6 +1123,8 @@ async def _cancel(
     visit_type = _visit_type(doc, b["visit_type_id"])
     try:
         async with ctx.unit_of_work() as uow:
+            if call is not None and (answer := await call.claim(uow)) is not None:
+                return BookingOut.model_validate(answer)
             updated = await Bookings(uow.conn).change(
                 b, status="cancelled", cancelled_by=by, cancelled_at=_now()
             )
@@ -1106,9 +1139,12 @@ async def _cancel(
             )
             if principal is not None:
                 uow.publish(ctx.access.event(principal, op, b["patient_id"]))
+            out = _booking_out(updated)
+            if call is not None:
+                await call.remember(uow, out.model_dump(mode="json"))
     except StaleBooking as exc:
         raise Conflict("The booking was already cancelled or changed.", code="not_active") from exc
-    return _booking_out(updated)
+    return out
 
 
 @router.post(
@@ -1120,6 +1156,10 @@ async def _cancel(
 async def rebook(
     booking_id: str, body: RebookIn, ctx: C, principal: Annotated[Principal, allowed(Ops.REBOOK)]
 ) -> BookingOut:
+    """Move a booking (BK-5); a retry with the same Idempotency-Key answers as the first."""
+    call = ctx.idempotent(principal, "rebook", [booking_id, body.model_dump(mode="json")])
+    if (answer := await call.previous(ctx.db)) is not None:
+        return BookingOut.model_validate(answer)
     b = await _booking(ctx, booking_id, principal)
     if b["status"] != "booked":
         raise Conflict("Only an active booking can be rebooked.", code="not_active")
@@ -1131,6 +1171,7 @@ async def rebook(
         body.time_book_id,
         "citizen" if principal.kind == "citizen" else "staff",
         Ops.REBOOK,
+        call,
     )
 
 
@@ -1143,12 +1184,15 @@ async def rebook(
 async def cancel(
     booking_id: str, ctx: C, principal: Annotated[Principal, allowed(Ops.CANCEL)]
 ) -> BookingOut:
+    """Cancel a booking (BK-5); a retry with the same Idempotency-Key answers as the first."""
+    call = ctx.idempotent(principal, "cancel", booking_id)
+    if (answer := await call.previous(ctx.db)) is not None:
+        return BookingOut.model_validate(answer)
     b = await _booking(ctx, booking_id, principal)
     if b["status"] != "booked":
         raise Conflict("The booking is already cancelled.", code="not_active")
-    return await _cancel(
-        ctx, b, principal, "citizen" if principal.kind == "citizen" else "staff", Ops.CANCEL
-    )
+    by = "citizen" if principal.kind == "citizen" else "staff"
+    return await _cancel(ctx, b, principal, by, Ops.CANCEL, call)
 
 
 async def _by_code(ctx: Ctx, body: ManageIn) -> Doc:

@@ -630,3 +630,76 @@ async def test_id2_staff_books_patient_the_moment_identity_added_it(
     assert {row["patient_id"] for row in rows} == {pid for pid, _ in booked}
     assert all(row["identifier_kind"] == "personnummer" for row in rows)
     assert not any(row["protected"] for row in rows)
+
+
+async def test_bk5_retries_with_an_idempotency_key_repeat_the_answer_never_the_change(
+    gw: httpx.AsyncClient, platform: Platform
+) -> None:
+    """A client that lost the answer retries with the same Idempotency-Key: book, rebook and
+    cancel each happen once, and the retry gets the first answer (issue 7 item 9)."""
+    book = await make_time_book(gw, platform, columns=1)
+    (patient,) = await register_patients(gw, platform, 1, seed=131, mobiles=False)
+    nurse = staff_headers(platform, Role.NURSE)
+    body = {
+        "time_book_id": book.time_book_id,
+        "visit_type_id": book.dose1,
+        "start": local(book.day, 9, 0).isoformat(),
+        "patient_id": patient,
+    }
+    key = {**nurse, "Idempotency-Key": "book-131"}
+    first = await gw.post("/api/booking/bookings", headers=key, json=body)
+    again = await gw.post("/api/booking/bookings", headers=key, json=body)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json() == first.json()
+    booking_id = first.json()["booking_id"]
+    mine = await gw.get(f"/api/booking/patients/{patient}/bookings", headers=nurse)
+    assert [b["booking_id"] for b in mine.json()] == [booking_id]  # one booking, not two
+
+    # The same key for another request is the client's mistake, named as such.
+    other = await gw.post(
+        "/api/booking/bookings",
+        headers=key,
+        json={**body, "start": local(book.day, 9, 5).isoformat()},
+    )
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+
+    later = local(book.day, 11, 0).isoformat()
+    move = {**nurse, "Idempotency-Key": "rebook-131"}
+    moved = await gw.post(
+        f"/api/booking/bookings/{booking_id}/rebook", headers=move, json={"start": later}
+    )
+    moved_again = await gw.post(
+        f"/api/booking/bookings/{booking_id}/rebook", headers=move, json={"start": later}
+    )
+    assert (moved.status_code, moved_again.status_code) == (200, 200), moved_again.text
+    assert moved_again.json() == moved.json()
+
+    stop = {**nurse, "Idempotency-Key": "cancel-131"}
+    cancelled = await gw.post(f"/api/booking/bookings/{booking_id}/cancel", headers=stop)
+    cancelled_again = await gw.post(f"/api/booking/bookings/{booking_id}/cancel", headers=stop)
+    assert (cancelled.status_code, cancelled_again.status_code) == (200, 200)
+    assert cancelled_again.json() == cancelled.json()
+    # Without the key, a second cancel is a conflict: the retry above was recognised as one.
+    plain = await gw.post(f"/api/booking/bookings/{booking_id}/cancel", headers=nurse)
+    assert plain.status_code == 409
+
+    events = await read_topic(
+        platform.infra.kafka_bootstrap,
+        BOOKING,
+        until=lambda rs: any(
+            json.loads(r.value)["type"] == "booking.BookingCancelled"
+            and json.loads(r.value)["data"]["booking_id"] == booking_id
+            for r in rs
+        ),
+        timeout=20,
+    )
+    kinds = [
+        json.loads(r.value)["type"]
+        for r in events
+        if json.loads(r.value)["data"].get("booking_id") == booking_id
+    ]
+    assert kinds == [
+        "booking.BookingCreated",
+        "booking.BookingRebooked",
+        "booking.BookingCancelled",
+    ]

@@ -7,6 +7,12 @@ Alembic history per service creates both.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import asyncpg
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -24,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+log = logging.getLogger("vaccinera.database")
 
 # Names for constraints and indexes, so migrations and the tables always agree on them.
 NAMING = {
@@ -135,6 +143,30 @@ class Database:
         await self.engine.dispose()
 
 
+async def listen(db: Database, channel: str, wake: Callable[[], None]) -> None:
+    """Call ``wake`` on every NOTIFY on ``channel``, on a connection of its own (LISTEN holds
+    it), reconnecting when it is lost. A (re)connect also wakes: a notification may have been
+    missed meanwhile. Runs until cancelled."""
+    while True:
+        conn: asyncpg.Connection | None = None
+        try:
+            lost = asyncio.Event()
+            conn = await asyncpg.connect(plain_url(db.url), timeout=5)
+            conn.add_termination_listener(lambda *_, lost=lost: lost.set())
+            await conn.add_listener(channel, lambda *_: wake())
+            wake()
+            await lost.wait()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("listener on %s: %s, reconnecting", channel, type(exc).__name__)
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(conn.close(timeout=2))
+        await asyncio.sleep(1)
+
+
 def is_unique_violation(exc: BaseException, constraint: str | None = None) -> bool:
     """A unique index or exclusion constraint said no (optionally: this one)."""
     if not isinstance(exc, IntegrityError | DBAPIError):
@@ -160,5 +192,6 @@ __all__ = [
     "AsyncConnection",
     "Database",
     "is_unique_violation",
+    "listen",
     "service_metadata",
 ]

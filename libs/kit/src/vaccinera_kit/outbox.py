@@ -21,13 +21,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vaccinera_contracts.envelope import DomainEvent, new_envelope
 from vaccinera_kit import correlation
-from vaccinera_kit.database import OUTBOX, OUTBOX_CHANNEL, Database, plain_url
+from vaccinera_kit.database import OUTBOX, OUTBOX_CHANNEL, Database, listen
 from vaccinera_kit.telemetry import Telemetry, current_trace_headers
 
 log = logging.getLogger("vaccinera.outbox")
@@ -119,7 +118,11 @@ class OutboxRelay:
     def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}"),
-            asyncio.create_task(self._listen(), name=f"outbox-listen-{self.service}"),
+            # Commits of other replicas (and of this one) wake the relay through NOTIFY.
+            asyncio.create_task(
+                listen(self.db, OUTBOX_CHANNEL, self._wake.set),
+                name=f"outbox-listen-{self.service}",
+            ),
         ]
 
     async def stop(self) -> None:
@@ -129,26 +132,6 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-
-    async def _listen(self) -> None:
-        """Commits of other replicas (and of this one) wake the relay through NOTIFY."""
-        while True:
-            conn: asyncpg.Connection | None = None
-            try:
-                lost = asyncio.Event()
-                conn = await asyncpg.connect(plain_url(self.db.url), timeout=5)
-                conn.add_termination_listener(lambda *_, lost=lost: lost.set())
-                await conn.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
-                await lost.wait()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox listener: %s, reconnecting", type(exc).__name__)
-            finally:
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(conn.close(timeout=2))
-            await asyncio.sleep(1)
 
     async def _run(self) -> None:
         while True:

@@ -20,15 +20,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 from opentelemetry import propagate, trace
 from prometheus_client import Counter
 
 from vaccinera_kit.app import Service
-from vaccinera_kit.database import Database, plain_url
+from vaccinera_kit.database import Database, listen
 from vaccinera_kit.telemetry import current_trace_headers
 from vaccinera_notifications import domain, store
 from vaccinera_notifications.provider import Accepted, SmsProvider
@@ -253,26 +251,3 @@ class Recorder:
             for outcome, future in batch:
                 if not future.done():
                     future.set_result(outcome.message_id in written)
-
-
-async def listen(db: Database, channel: str, wake: Callable[[], None]) -> None:
-    """Call ``wake`` on every NOTIFY on ``channel``, on a connection of its own, reconnecting
-    when it is lost. A reconnect also wakes (a notification may have been missed meanwhile)."""
-    while True:
-        conn: asyncpg.Connection | None = None
-        try:
-            lost = asyncio.Event()
-            conn = await asyncpg.connect(plain_url(db.url), timeout=5)
-            conn.add_termination_listener(lambda *_, lost=lost: lost.set())
-            await conn.add_listener(channel, lambda *_: wake())
-            wake()
-            await lost.wait()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("sender listener: %s, reconnecting", type(exc).__name__)
-        finally:
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(conn.close(timeout=2))
-        await asyncio.sleep(1)

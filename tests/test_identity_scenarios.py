@@ -51,7 +51,11 @@ def _luhn_digit(digit: int, index: int) -> int:
 
 
 def _logs(platform: Platform) -> str:
-    return "\n".join(p.read_text() for p in (platform.base_dir / "logs").glob("*.log"))
+    """Every log line of the services and of the infrastructure (PostgreSQL, Kafka)."""
+    folders = {platform.base_dir / "logs", platform.infra.base_dir / "logs"}
+    return "\n".join(
+        p.read_text(errors="replace") for folder in folders for p in folder.glob("*.log")
+    )
 
 
 @pytest.fixture

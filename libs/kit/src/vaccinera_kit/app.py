@@ -279,4 +279,7 @@ def serve(asgi: Any, settings: HttpSettings) -> None:
         port=settings.http_port,
         log_config=None,  # our JSON, masked logging (configured by the service)
         timeout_graceful_shutdown=10,
+        # Longer than any client keeps an idle connection (httpx: 5 s), so the client always
+        # drops it first: a server closing it just as a request goes out loses that request.
+        timeout_keep_alive=75,
     )

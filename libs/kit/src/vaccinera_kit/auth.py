@@ -38,6 +38,9 @@ class TokenVerifier:
         self.audience = audience
         self._key: Any = public_key_file.read_text() if public_key_file else None
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        # Keys by "kid", in this process: a known key costs no thread hop (measured: the hop
+        # to PyJWKClient per request made the gateway's thread pool the queue of a rush).
+        self._jwks_keys: dict[str, Any] = {}
 
     @classmethod
     def from_settings(cls, settings: HttpSettings) -> TokenVerifier:
@@ -58,8 +61,7 @@ class TokenVerifier:
         try:
             key = self._key
             if self._jwks is not None:
-                # PyJWKClient fetches over blocking HTTP; keys are cached after the first call.
-                key = (await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)).key
+                key = await self._jwks_key(token)
             claims = jwt.decode(
                 token,
                 key,
@@ -75,6 +77,17 @@ class TokenVerifier:
         except (jwt.PyJWTError, ValueError) as exc:
             raise Unauthorized("The login token is not valid.", code="token_invalid") from exc
         return principal_from_claims(claims)
+
+    async def _jwks_key(self, token: str) -> Any:
+        assert self._jwks is not None
+        kid = str(jwt.get_unverified_header(token).get("kid", ""))
+        key = self._jwks_keys.get(kid)
+        if key is None:
+            # PyJWKClient fetches over blocking HTTP: only for a key this process has not seen.
+            key = (await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)).key
+            if len(self._jwks_keys) < 100:  # a flood of made-up kids cannot grow it
+                self._jwks_keys[kid] = key
+        return key
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

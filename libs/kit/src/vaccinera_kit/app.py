@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +18,13 @@ from types import ModuleType
 from typing import Any, Protocol
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from faststream_fastapi import AsyncAPIConfig, FastStreamAPI
 from sqlalchemy import MetaData
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaccinera_contracts.envelope import DomainEvent
 from vaccinera_contracts.events import AccessRecorded
@@ -240,19 +242,35 @@ def build_http_app(
     app.state.token_verifier = TokenVerifier.from_settings(settings)
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def _correlate(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
-        with correlation.causality(correlation_id[:100]):
-            response = await call_next(request)
-        response.headers[CORRELATION_HEADER] = correlation_id[:100]
-        return response
-
+    # Pure ASGI middleware, not ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware runs
+    # each request in a task of its own, measured at a fifth of the gateway's time per request.
+    app.add_middleware(CorrelationMiddleware)
     metrics.install(app)
     telemetry.instrument(app)
     return app
+
+
+class CorrelationMiddleware:
+    """Takes the caller's ``X-Correlation-ID`` (or makes one), keeps it for the request's
+    events and logs, and returns it in the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get(CORRELATION_HEADER)
+        correlation_id = (given or str(uuid.uuid4()))[:100]
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[CORRELATION_HEADER] = correlation_id
+            await send(message)
+
+        with correlation.causality(correlation_id):
+            await self.app(scope, receive, send_with_id)
 
 
 def service_factory(

@@ -17,8 +17,15 @@ a running local stack, and reports:
 - the raw database rate of the booking transaction: booking's own store code (visit type lock,
   candidate slots, insert under the partial unique index, outbox rows of ``BookingCreated`` and
   the access record) in a kit unit of work, at the largest concurrency, no HTTP, no Kafka;
-- double bookings in booking's database, resident memory of the whole stack, CPU seconds per
-  process (and per PostgreSQL database) in every phase.
+- double bookings in booking's database, resident memory of the whole stack (RSS and PSS of
+  every process tree: services, gateway, Kafka, PostgreSQL's postmaster and backends, stand-ins,
+  identity provider), and CPU seconds per process (PostgreSQL per database) in every phase,
+  also per successful request: what each hop costs, whatever else shares the two cores. The
+  machine's busy and idle CPU seconds in each phase show how much went to other work.
+
+The requests go through a lean keep-alive HTTP/1.1 client (below), because the client runs on
+the same two cores as the stack it measures. The free-time searches and the SMS records are
+read without loading what they measure beyond what a real client would.
 
 Each level books fresh start times, and spreads its clients over at least as many start times
 as there are clients in flight (at most 10 per time, the columns), so the figure is throughput,
@@ -39,6 +46,7 @@ import os
 import platform as machine
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -967,6 +975,7 @@ class Args:
     raw_bookings: int
     raw_pool: int
     sms_timeout: float
+    keep: bool = False
 
 
 @dataclass
@@ -1202,6 +1211,7 @@ def parse(argv: Sequence[str] | None = None) -> Args:
         "--raw-pool", type=int, default=20, help="connections (booking's own: 10 + 10 overflow)"
     )
     parser.add_argument("--sms-timeout", type=float, default=300.0)
+    parser.add_argument("--keep", action="store_true", help="keep the run's logs and data")
     ns = parser.parse_args(argv)
     levels = [int(x) for x in ns.levels.split(",") if x.strip()]
     if not levels or min(levels) < 1 or ns.bookings < 1 or ns.patients < 1:
@@ -1217,6 +1227,7 @@ def parse(argv: Sequence[str] | None = None) -> Args:
         raw_bookings=ns.raw_bookings or ns.bookings,
         raw_pool=ns.raw_pool,
         sms_timeout=ns.sms_timeout,
+        keep=ns.keep,
     )
 
 
@@ -1230,6 +1241,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         log(f"platform up in {time.monotonic() - began:.0f}s under {base}")
         figures = asyncio.run(run(p, args))
     load_after = loadavg()
+    if args.keep:
+        log(f"logs and data kept under {base}")
+    else:  # a failed run raised above and keeps its logs
+        shutil.rmtree(base, ignore_errors=True)
     figures["machine"] = {
         "cores": os.cpu_count(),
         "python": machine.python_version(),

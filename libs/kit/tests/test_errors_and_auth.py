@@ -18,7 +18,8 @@ from vaccinera_kit.auth import (
     require_staff,
     with_active_assignment,
 )
-from vaccinera_kit.errors import Conflict, install_error_handlers
+from vaccinera_kit.errors import Conflict
+from vaccinera_kit.web import install_error_handlers
 
 
 class Body(BaseModel):

@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
@@ -34,15 +34,17 @@ from vaccinera_kit.admission import Admission, AdmissionControl
 from vaccinera_kit.auth import TokenVerifier
 from vaccinera_kit.consumer import EventConsumer
 from vaccinera_kit.database import Database, service_metadata
-from vaccinera_kit.errors import install_error_handlers
 from vaccinera_kit.logs import configure_logging
 from vaccinera_kit.metrics import Metrics
 from vaccinera_kit.outbox import Outbox, OutboxRelay
-from vaccinera_kit.settings import HttpSettings, ServiceSettings
+from vaccinera_kit.settings import HttpSettings, ServiceSettings, settings_as
 from vaccinera_kit.telemetry import Telemetry
 from vaccinera_kit.unit_of_work import UnitOfWorkFactory
+from vaccinera_kit.web import install_error_handlers
 
 CORRELATION_HEADER = "X-Correlation-ID"
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 class Worker(Protocol):
@@ -65,6 +67,11 @@ class ServiceSpec:
     publishes: Sequence[type[DomainEvent]] = field(default_factory=tuple)
     # Started once the broker is connected, stopped on shutdown.
     workers: Sequence[Callable[[Service], Worker]] = ()
+    # Hooks: ``setup`` once the service is built (e.g. adapters a route needs, on
+    # ``service.app.state``); ``after_migrate`` once its schema is migrated, before it is ready
+    # (e.g. data loaded at first start).
+    setup: Callable[[Service], None] | None = None
+    after_migrate: Callable[[Service], Awaitable[None]] | None = None
     version: str = "0.1.0"
 
     @classmethod
@@ -77,10 +84,12 @@ class ServiceSpec:
         tables: ModuleType,
         store: ModuleType,
         handlers: ModuleType,
+        setup: Callable[[Service], None] | None = None,
+        after_migrate: Callable[[Service], Awaitable[None]] | None = None,
     ) -> ServiceSpec:
         """A service's spec from its modules of the standard shape: ``api.routers``,
         ``tables.metadata`` (migrations in ``migrations/`` beside it), ``store.PUBLISHES``,
-        ``handlers.register``."""
+        ``handlers.register`` and ``handlers.WORKERS`` (if any); the hooks as given."""
         assert tables.__file__ is not None
         return cls(
             title=title,
@@ -91,6 +100,8 @@ class ServiceSpec:
             handlers=handlers.register,
             publishes=store.PUBLISHES,
             workers=getattr(handlers, "WORKERS", ()),
+            setup=setup,
+            after_migrate=after_migrate,
         )
 
 
@@ -139,6 +150,7 @@ class Service:
             self.metrics,
             max_attempts=settings.consumer_max_attempts,
             workers=settings.consumer_workers,
+            settings=settings,
         )
         if spec.handlers is not None:
             spec.handlers(self.consumer)
@@ -182,6 +194,12 @@ class Service:
             safe_connection=True,
             connection_hook=self._connect_broker,
         )
+        if spec.setup is not None:
+            spec.setup(self)
+
+    def settings_as(self, settings_class: type[S]) -> S:
+        """This service's settings as its own class (``Settings`` of its package)."""
+        return settings_as(self.settings, settings_class)
 
     async def publish_raw(
         self, topic: str, key: str, value: bytes, headers: dict[str, str]
@@ -198,6 +216,8 @@ class Service:
 
     async def migrate(self) -> None:
         await migrations.upgrade(self.db, self.spec.migrations, self.spec.metadata)
+        if self.spec.after_migrate is not None:
+            await self.spec.after_migrate(self)
 
     async def readiness(self) -> dict[str, bool]:
         return {
@@ -279,7 +299,11 @@ def service_factory(
     """``create_service(settings=None)`` for a service's ``main`` module."""
 
     def create_service(settings: ServiceSettings | None = None) -> Service:
-        return Service(settings or settings_class(), spec)
+        if settings is None:
+            settings = settings_class()
+        elif not isinstance(settings, settings_class):
+            settings = settings_class(**settings.model_dump())
+        return Service(settings, spec)
 
     return create_service
 

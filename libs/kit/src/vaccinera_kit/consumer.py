@@ -43,6 +43,7 @@ from vaccinera_kit import correlation
 from vaccinera_kit.database import PROCESSED_EVENTS
 from vaccinera_kit.metrics import Metrics
 from vaccinera_kit.outbox import PublishFn
+from vaccinera_kit.settings import ServiceSettings
 from vaccinera_kit.telemetry import Telemetry
 from vaccinera_kit.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -92,8 +93,11 @@ class EventConsumer:
         max_attempts: int = 3,
         retry_wait: float = 0.2,
         workers: int = 1,
+        settings: ServiceSettings,
     ) -> None:
         self.service = service
+        # The service's settings, for handlers that need them (``settings_as(…, Settings)``).
+        self.settings = settings
         self.unit_of_work = unit_of_work
         self.publish = publish
         self.telemetry = telemetry

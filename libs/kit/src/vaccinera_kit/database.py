@@ -2,7 +2,8 @@
 
 Every service describes its tables on a ``MetaData`` made by ``service_metadata()``, which
 already holds the kit's own tables (the outbox and the consumer's processed events), so one
-Alembic history per service creates both.
+Alembic history per service creates both. This module knows the tables, not what uses them:
+the outbox, the consumer and the idempotency keys import it, never the other way round.
 """
 
 from __future__ import annotations
@@ -45,9 +46,6 @@ NAMING = {
 OUTBOX = "outbox"
 PROCESSED_EVENTS = "processed_events"
 IDEMPOTENCY_KEYS = "idempotency_keys"
-# One channel per database: the relay LISTENs, every unit of work that staged events NOTIFYs
-# (delivered at commit, never for a rolled-back transaction).
-OUTBOX_CHANNEL = "vaccinera_outbox"
 
 
 def service_metadata() -> MetaData:
@@ -187,7 +185,6 @@ def is_unique_violation(exc: BaseException, constraint: str | None = None) -> bo
 __all__ = [
     "IDEMPOTENCY_KEYS",
     "OUTBOX",
-    "OUTBOX_CHANNEL",
     "PROCESSED_EVENTS",
     "AsyncConnection",
     "Database",

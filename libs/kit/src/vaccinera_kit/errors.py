@@ -1,42 +1,36 @@
-"""One error model for every 4xx and 5xx: which field or rule failed, in words a person reads.
+"""The domain's errors and the one error body every 4xx and 5xx carries.
 
-Input values are never echoed back (they may be a personnummer or a phone number).
+Plain exceptions, free of any web framework: a rule that says no raises one of these, and the
+web layer (``vaccinera_kit.web``) turns it into an HTTP answer with ``status`` as the hint.
+The body names the field or rule that failed, in words a person reads; input values are never
+echoed back (they may be a personnummer or a phone number).
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-log = logging.getLogger("vaccinera.errors")
-
-# Text PostgreSQL cannot store: a NUL character (22021), or \u0000 inside JSON (22P05). It
-# arrives from the client (a path segment "%00", a name) and is the client's error.
-_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+from pydantic import BaseModel, Field
 
 
 class ErrorDetail(BaseModel):
-    field: str | None = None
-    rule: str
+    field: str | None = Field(default=None, description="The input that failed, dotted.")
+    rule: str = Field(description="The rule it broke, e.g. missing, too_long, in_future.")
     message: str
 
 
 class ErrorBody(BaseModel):
+    """Every error answer of every service: the status again, a stable code, and why."""
+
     status: int
-    code: str
-    message: str
+    code: str = Field(description="Stable, for programs: e.g. not_found, slot_taken.")
+    message: str = Field(description="For people.")
     details: list[ErrorDetail] = []
 
 
 class DomainError(Exception):
-    """A rule said no. Services raise subclasses; the kit maps them to HTTP."""
+    """A rule said no. ``status`` is the HTTP status the web layer answers with."""
 
     status = 422
     code = "rule_violated"
@@ -53,17 +47,18 @@ class DomainError(Exception):
         self.message = message
         self.code = code or self.code
         self.details = details or []
+        # More top-level fields of the body (e.g. the next free times beside a 409).
         self.extra = extra or {}
 
+    def body(self) -> ErrorBody:
+        return ErrorBody(
+            status=self.status, code=self.code, message=self.message, details=self.details
+        )
 
-class NotFound(DomainError):
-    status = 404
-    code = "not_found"
 
-
-class Conflict(DomainError):
-    status = 409
-    code = "conflict"
+class BadRequest(DomainError):
+    status = 400
+    code = "bad_request"
 
 
 class Unauthorized(DomainError):
@@ -76,113 +71,45 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
-class BadRequest(DomainError):
-    status = 400
-    code = "bad_request"
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
 
 
-_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "too_many_requests",
-    503: "unavailable",
-}
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
 
 
-def error_response(
-    body: ErrorBody, extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    content = body.model_dump()
-    if extra:
-        content.update(extra)
-    headers = dict(headers or {})
-    if body.status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(status_code=body.status, content=content, headers=headers or None)
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
 
 
-def validation_details(errors: Any) -> list[ErrorDetail]:
-    details = []
-    for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)] or ["body"]
-        details.append(
-            ErrorDetail(
-                field=".".join(loc), rule=str(err.get("type", "invalid")), message=err["msg"]
-            )
-        )
-    return details
+class Unavailable(DomainError):
+    """Nothing was changed; try again shortly."""
+
+    status = 503
+    code = "unavailable"
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return error_response(
-            ErrorBody(status=exc.status, code=exc.code, message=exc.message, details=exc.details),
-            exc.extra,
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = validation_details(exc.errors())
-        fields = ", ".join(d.field or "?" for d in details)
-        return error_response(
-            ErrorBody(
-                status=422,
-                code="validation_error",
-                message=f"Invalid input: {fields}.",
-                details=details,
-            )
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _CODES.get(exc.status_code, "error")
-        return error_response(ErrorBody(status=exc.status_code, code=code, message=str(exc.detail)))
-
-    @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        if _sqlstate(exc) in _UNSTORABLE_TEXT:
-            return error_response(
-                ErrorBody(
-                    status=422,
-                    code="invalid_text",
-                    message="The input contains a character that cannot be stored, such as a "
-                    "NUL character.",
-                )
-            )
-        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
-            # The database went away (restart, failover): the transaction rolled back.
-            log.warning("database unavailable: %s", type(exc).__name__)
-            return error_response(
-                ErrorBody(
-                    status=503,
-                    code="database_unavailable",
-                    message="The service cannot reach its database right now. Nothing was "
-                    "changed; try again shortly.",
-                ),
-                headers={"Retry-After": "2"},
-            )
-        return await _unexpected(request, exc)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error: %s", type(exc).__name__)
-        return error_response(
-            ErrorBody(
-                status=500, code="internal_error", message="Something went wrong on our side."
-            )
-        )
+def invalid(field: str, rule: str, message: str, *, code: str = "invalid_input") -> DomainError:
+    """A 422 naming one field and the rule it broke."""
+    return DomainError(
+        message, code=code, details=[ErrorDetail(field=field, rule=rule, message=message)]
+    )
 
 
-def _sqlstate(exc: DBAPIError) -> str | None:
-    orig = exc.orig
-    cause = orig.__cause__ if orig is not None else None
-    state = getattr(orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
-    return str(state) if state else None
+# Moved to ``vaccinera_kit.web``; still found here (imported on first use, so this module
+# stays free of the web framework) until the development identity provider imports them from
+# there.
+_MOVED_TO_WEB = frozenset({"install_error_handlers", "error_response", "validation_details"})
+
+
+def __getattr__(name: str) -> Callable[..., Any]:
+    if name in _MOVED_TO_WEB:
+        from vaccinera_kit import web
+
+        moved: Callable[..., Any] = getattr(web, name)
+        return moved
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

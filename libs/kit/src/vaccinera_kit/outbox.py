@@ -26,12 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vaccinera_contracts.envelope import DomainEvent, new_envelope
 from vaccinera_kit import correlation
-from vaccinera_kit.database import OUTBOX, OUTBOX_CHANNEL, Database, listen
+from vaccinera_kit.database import OUTBOX, Database, listen
 from vaccinera_kit.telemetry import Telemetry, current_trace_headers
 
 log = logging.getLogger("vaccinera.outbox")
 
 BATCH = 500
+# One channel per database: the relay LISTENs, every unit of work that staged events NOTIFYs
+# (delivered at commit, never for a rolled-back transaction).
+OUTBOX_CHANNEL = "vaccinera_outbox"
 # Any constant works: the lock lives in the service's own database.
 RELAY_LOCK = 0x5641_4343_0001
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+S = TypeVar("S", bound="HttpSettings")
 
 
 class HttpSettings(BaseSettings):
@@ -64,3 +66,13 @@ class ServiceSettings(HttpSettings):
             return self.database_url
         name = f"vaccinera_{self.service_name.replace('-', '_')}"
         return f"postgresql://{name}:dev-{name}@127.0.0.1:15432/{name}"
+
+
+def settings_as(settings: HttpSettings, settings_class: type[S]) -> S:
+    """``settings`` as the service's own settings class (a service is always built with it)."""
+    if not isinstance(settings, settings_class):
+        raise TypeError(
+            f"{settings.service_name} runs with {type(settings).__name__}, "
+            f"not {settings_class.__name__}: build it with its main.create_service"
+        )
+    return settings

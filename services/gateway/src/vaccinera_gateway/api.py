@@ -12,15 +12,9 @@ from fastapi.responses import JSONResponse
 from vaccinera_contracts.access import PUBLIC_PATHS, find_operation
 from vaccinera_gateway import domain
 from vaccinera_kit.auth import ASSIGNMENT_HEADER, bearer_token, with_active_assignment
-from vaccinera_kit.errors import (
-    BadRequest,
-    ErrorBody,
-    Forbidden,
-    NotFound,
-    Unauthorized,
-    error_response,
-)
+from vaccinera_kit.errors import BadRequest, ErrorBody, Forbidden, NotFound, Unauthorized
 from vaccinera_kit.telemetry import current_trace_headers
+from vaccinera_kit.web import error_response
 
 router = APIRouter()
 routers = (router,)

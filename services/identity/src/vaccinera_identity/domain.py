@@ -6,7 +6,9 @@ state and those events in one transaction.
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -22,7 +24,12 @@ from vaccinera_contracts.events import (
     PatientRegistered,
     ProtectionChanged,
 )
-from vaccinera_contracts.identifiers import IdentifierKind, PatientIdentifier
+from vaccinera_contracts.identifiers import (
+    IdentifierError,
+    IdentifierKind,
+    PatientIdentifier,
+    parse_identifier,
+)
 from vaccinera_kit.errors import Conflict, DomainError, ErrorDetail, NotFound
 
 # A consent to shared record access is given for a limited time (ID-6).
@@ -193,6 +200,49 @@ class Patient:
     def _consents_changed(self) -> None:
         self.events.append(
             ConsentsChanged(patient_id=self.patient_id, consents=tuple(self.consents))
+        )
+
+
+# ID-1
+def read_identifier(raw: str, reserve_pattern: re.Pattern[str]) -> PatientIdentifier:
+    """A personnummer, samordningsnummer or the region's reserve number, or why not."""
+    try:
+        return parse_identifier(raw, reserve_pattern=reserve_pattern)
+    except IdentifierError as exc:
+        raise DomainError(
+            exc.message,
+            code="invalid_identifier",
+            details=[ErrorDetail(field="identifier", rule=exc.rule, message=exc.message)],
+        ) from exc
+
+
+def refuse_entered_reserve_number(identifier: PatientIdentifier) -> None:
+    if identifier.kind is IdentifierKind.RESERVNUMMER:
+        raise DomainError(
+            "Reserve numbers are issued, not entered: use 'Add a patient with a new reserve "
+            "number'.",
+            code="reserve_number_not_assignable",
+            details=[ErrorDetail(field="identifier", rule="not_reserve_number", message="")],
+        )
+
+
+# ID-8
+def require_some_contact(fields: Iterable[str]) -> None:
+    if not list(fields):
+        raise DomainError(
+            "Give a mobile number, an e-mail address or a postal address.",
+            code="nothing_to_set",
+            details=[ErrorDetail(field="mobile", rule="required", message="Missing.")],
+        )
+
+
+# ID-6
+def require_time_zone(expires_at: datetime) -> None:
+    if expires_at.tzinfo is None:
+        raise DomainError(
+            "Give the expiry with a time zone, e.g. 2027-05-31T23:59:00+02:00.",
+            code="invalid_consent",
+            details=[ErrorDetail(field="expires_at", rule="timezone", message="No time zone.")],
         )
 
 

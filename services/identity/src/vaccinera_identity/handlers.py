@@ -2,7 +2,7 @@
 
 from vaccinera_contracts.envelope import TypedEnvelope
 from vaccinera_contracts.events import AccessRecorded
-from vaccinera_identity.store import AccessLogStore
+from vaccinera_identity import services
 from vaccinera_kit.consumer import EventConsumer
 from vaccinera_kit.unit_of_work import UnitOfWork
 
@@ -10,4 +10,4 @@ from vaccinera_kit.unit_of_work import UnitOfWork
 def register(consumer: EventConsumer) -> None:
     @consumer.on(AccessRecorded)
     async def access_recorded(event: TypedEnvelope[AccessRecorded], uow: UnitOfWork) -> None:
-        await AccessLogStore(uow.conn).append(event.event_id, event.data)
+        await services.record_access(uow, event.event_id, event.data)

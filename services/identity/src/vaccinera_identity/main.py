@@ -1,11 +1,8 @@
 """Entry point: ``python -m vaccinera_identity.main`` serves HTTP and Kafka in one process."""
 
-from vaccinera_identity import api, handlers, store, tables
-from vaccinera_identity.population import CachedRegister, SyntheticRegister
-from vaccinera_identity.population_store import DatabaseRegister, load_population
+from vaccinera_identity import api, handlers, population_store, store, tables
 from vaccinera_identity.settings import Settings
-from vaccinera_kit.app import Service, ServiceSpec, run
-from vaccinera_kit.settings import ServiceSettings
+from vaccinera_kit.app import ServiceSpec, run, service_factory
 
 SPEC = ServiceSpec.from_modules(
     "Vaccinera Identity",
@@ -14,27 +11,11 @@ SPEC = ServiceSpec.from_modules(
     tables=tables,
     store=store,
     handlers=handlers,
+    setup=population_store.attach_register,
+    after_migrate=population_store.load_at_first_start,
 )
 
-
-class IdentityService(Service):
-    async def migrate(self) -> None:
-        """The schema, then the synthetic population register's rows (first start only):
-        the service is not ready before lookups can be answered."""
-        await super().migrate()
-        await load_population(self.db, SyntheticRegister())
-
-
-def create_service(settings: ServiceSettings | None = None) -> Service:
-    settings = settings if isinstance(settings, Settings) else Settings()
-    service = IdentityService(settings, SPEC)
-    # The national register (PU) is reached through this adapter; locally, the synthetic one
-    # in identity's own database.
-    service.app.state.population_register = CachedRegister(
-        DatabaseRegister(service.db), ttl_seconds=settings.register_cache_seconds
-    )
-    return service
-
+create_service = service_factory(SPEC, Settings)
 
 if __name__ == "__main__":
     run(create_service)

@@ -20,12 +20,15 @@ from sqlalchemy import Select, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vaccinera_identity.population import (
+    CachedRegister,
     PersonRow,
     RegisteredPerson,
     SyntheticRegister,
     person_from_row,
 )
+from vaccinera_identity.settings import Settings
 from vaccinera_identity.tables import population, population_load
+from vaccinera_kit.app import Service
 from vaccinera_kit.database import Database
 
 log = logging.getLogger("vaccinera.identity.population")
@@ -58,6 +61,24 @@ class DatabaseRegister:
         async with self.engine.connect() as conn:
             row = (await conn.execute(person_by_identifier(identifier))).one_or_none()
         return person_from_row(PersonRow(*row)) if row is not None else None
+
+
+# The service's hooks (``main.SPEC``).
+
+
+def attach_register(service: Service) -> None:
+    """The national register (PU) is reached through this adapter; locally, the synthetic one
+    in identity's own database. Routes take it from ``app.state`` (``api.deps.RegisterDep``)."""
+    settings = service.settings_as(Settings)
+    service.app.state.population_register = CachedRegister(
+        DatabaseRegister(service.db), ttl_seconds=settings.register_cache_seconds
+    )
+
+
+async def load_at_first_start(service: Service) -> None:
+    """The synthetic register's rows, after the schema: the service is not ready before
+    lookups can be answered."""
+    await load_population(service.db, SyntheticRegister())
 
 
 async def load_population(db: Database, register: SyntheticRegister) -> int:

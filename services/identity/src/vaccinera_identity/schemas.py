@@ -1,14 +1,18 @@
-"""Request and response bodies of identity's API (stored rows are never returned raw)."""
+"""Request and response bodies of identity's API, and the mappers between them and the domain
+(stored rows are never returned raw)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from vaccinera_contracts.events import AccessRecorded, Block
-from vaccinera_contracts.identifiers import IdentifierKind
+from vaccinera_contracts.identifiers import IdentifierKind, PatientIdentifier
+from vaccinera_identity import domain
+from vaccinera_identity.services import Lookup
 
 IDENTIFIER = Field(
     min_length=1,
@@ -27,6 +31,9 @@ class Strict(BaseModel):
 class IdentifierIn(Strict):
     identifier: str = IDENTIFIER
 
+    def parsed(self, reserve_pattern: re.Pattern[str]) -> PatientIdentifier:
+        return domain.read_identifier(self.identifier, reserve_pattern)
+
 
 class RegisterPatientIn(Strict):
     identifier: str = IDENTIFIER
@@ -38,6 +45,9 @@ class RegisterPatientIn(Strict):
     )
     family_name: str = NAME
 
+    def parsed(self, reserve_pattern: re.Pattern[str]) -> PatientIdentifier:
+        return domain.read_identifier(self.identifier, reserve_pattern)
+
 
 class ReservePatientIn(Strict):
     given_name: str = Field(min_length=1, max_length=100)
@@ -48,6 +58,9 @@ class AddressIn(Strict):
     street: str = Field(min_length=1, max_length=100)
     postal_code: str = Field(pattern=r"^\d{3} ?\d{2}$", examples=["582 22"])
     city: str = Field(min_length=1, max_length=60)
+
+    def to_address(self) -> domain.PostalAddress:
+        return domain.PostalAddress(self.street, self.postal_code, self.city)
 
 
 class ContactIn(Strict):
@@ -133,3 +146,59 @@ class ConsentsOut(BaseModel):
 class AccessLogOut(BaseModel):
     patient_id: str
     entries: list[AccessRecorded]
+
+
+# --- mappers ----------------------------------------------------------------------------------
+
+
+def to_address_out(address: domain.PostalAddress | None) -> AddressOut | None:
+    return AddressOut(**vars(address)) if address else None
+
+
+def to_patient_out(patient: domain.Patient) -> PatientOut:
+    c = patient.contact
+    return PatientOut(
+        patient_id=patient.patient_id,
+        identifier=patient.identifier.value,
+        identifier_kind=patient.identifier.kind,
+        protected=patient.protected,
+        given_name=patient.given_name,
+        family_name=patient.family_name,
+        registered_at=patient.registered_at,
+        contact=ContactOut(mobile=c.mobile, email=c.email, address=to_address_out(c.address)),
+    )
+
+
+def to_person_out(lookup: Lookup) -> PersonOut:
+    """The register's data when it has the person (names only if not protected, ID-3), else
+    what the region knows."""
+    person, known = lookup.person, lookup.patient
+    if person is not None:
+        given, family = person.given_name or None, person.family_name or None
+    else:
+        given = known.given_name if known else None
+        family = known.family_name if known else None
+    address = person.address if person else None
+    return PersonOut(
+        identifier=lookup.identifier.value,
+        identifier_kind=lookup.identifier.kind,
+        in_register=person is not None,
+        protected=(person.protected if person else False) or bool(known and known.protected),
+        given_name=given,
+        family_name=family,
+        address=AddressOut(**address.model_dump()) if address else None,
+        municipality=person.municipality if person else None,
+        patient_id=known.patient_id if known else None,
+    )
+
+
+def to_blocks_out(patient: domain.Patient) -> BlocksOut:
+    return BlocksOut(patient_id=patient.patient_id, blocks=patient.blocks)
+
+
+def to_consents_out(patient: domain.Patient) -> ConsentsOut:
+    now = datetime.now(UTC)
+    return ConsentsOut(
+        patient_id=patient.patient_id,
+        consents=[ConsentOut(**c.model_dump(), active=c.active_at(now)) for c in patient.consents],
+    )

@@ -47,7 +47,7 @@ def created(v: Visit | None = None) -> BookingCreated:
 
 
 def test_nt1_confirmation_has_unit_time_reference_and_code_in_swedish() -> None:
-    messages = domain.on_booking_created(EVENT, created(), now=NOW, tz=TZ, lead_hours=LEADS)
+    messages = domain.on_booking_scheduled(EVENT, created(), now=NOW, tz=TZ, lead_hours=LEADS)
     confirmation = messages[0]
     assert confirmation.kind == "confirmation"
     assert confirmation.message_id == f"{EVENT}:confirmation"
@@ -66,7 +66,7 @@ def test_nt1_summer_time_is_shown_as_local_time() -> None:
 def test_nt1_texts_never_hold_name_identifier_or_patient_id() -> None:
     texts = [
         m.text
-        for m in domain.on_booking_created(EVENT, created(), now=NOW, tz=TZ, lead_hours=LEADS)
+        for m in domain.on_booking_scheduled(EVENT, created(), now=NOW, tz=TZ, lead_hours=LEADS)
     ]
     for text in texts:
         assert "p-1" not in text
@@ -76,7 +76,7 @@ def test_nt1_texts_never_hold_name_identifier_or_patient_id() -> None:
 
 
 def test_nt1_reminders_24h_and_2h_before_dose_visits() -> None:
-    messages = domain.on_booking_created(EVENT, created(), now=NOW, tz=TZ, lead_hours=LEADS)
+    messages = domain.on_booking_scheduled(EVENT, created(), now=NOW, tz=TZ, lead_hours=LEADS)
     reminders = [m for m in messages if m.kind == "reminder"]
     assert [m.due_at for m in reminders] == [
         START - timedelta(hours=24),
@@ -89,7 +89,7 @@ def test_nt1_reminders_24h_and_2h_before_dose_visits() -> None:
 
 @pytest.mark.parametrize("dose", [1, 2])
 def test_nt1_dose_one_and_two_get_reminders(dose: int) -> None:
-    messages = domain.on_booking_created(
+    messages = domain.on_booking_scheduled(
         EVENT, created(visit(dose=dose)), now=NOW, tz=TZ, lead_hours=LEADS
     )
     assert [m.kind for m in messages] == ["confirmation", "reminder", "reminder"]
@@ -97,7 +97,7 @@ def test_nt1_dose_one_and_two_get_reminders(dose: int) -> None:
 
 @pytest.mark.parametrize("dose", [None, 3])
 def test_nt1_other_visits_get_no_reminders(dose: int | None) -> None:
-    messages = domain.on_booking_created(
+    messages = domain.on_booking_scheduled(
         EVENT, created(visit(dose=dose)), now=NOW, tz=TZ, lead_hours=LEADS
     )
     assert [m.kind for m in messages] == ["confirmation"]
@@ -106,7 +106,7 @@ def test_nt1_other_visits_get_no_reminders(dose: int | None) -> None:
 def test_nt1_past_reminder_times_are_dropped() -> None:
     # Booked 5 hours ahead: the 24 h reminder is already past, the 2 h one is not.
     soon = NOW + timedelta(hours=5)
-    messages = domain.on_booking_created(
+    messages = domain.on_booking_scheduled(
         EVENT, created(visit(start=soon)), now=NOW, tz=TZ, lead_hours=LEADS
     )
     assert [(m.kind, m.due_at) for m in messages] == [
@@ -114,7 +114,7 @@ def test_nt1_past_reminder_times_are_dropped() -> None:
         ("reminder", soon - timedelta(hours=2)),
     ]
     # Booked one hour ahead: no reminder at all.
-    later = domain.on_booking_created(
+    later = domain.on_booking_scheduled(
         EVENT, created(visit(start=NOW + timedelta(hours=1))), now=NOW, tz=TZ, lead_hours=LEADS
     )
     assert [m.kind for m in later] == ["confirmation"]
@@ -130,7 +130,7 @@ def test_nt1_rebooking_gives_a_notice_and_reminders_for_the_new_time() -> None:
         visit=visit(start=new_start),
         rebooked_by="staff",
     )
-    messages = domain.on_booking_rebooked(EVENT, event, now=NOW, tz=TZ, lead_hours=LEADS)
+    messages = domain.on_booking_scheduled(EVENT, event, now=NOW, tz=TZ, lead_hours=LEADS)
     assert [m.kind for m in messages] == ["rebooked", "reminder", "reminder"]
     assert messages[0].message_id == f"{EVENT}:rebooked"
     assert messages[0].text.startswith("Din tid är flyttad. Välkommen till Vårdcentralen Centrum")
@@ -207,7 +207,7 @@ def test_nt2_send_to_the_stored_mobile() -> None:
 
 
 def test_nt2_no_mobile_waits_briefly_then_skips() -> None:
-    message = domain.on_booking_created(EVENT, created(), now=NOW, tz=TZ, lead_hours=[])[0]
+    message = domain.on_booking_scheduled(EVENT, created(), now=NOW, tz=TZ, lead_hours=[])[0]
     soon = domain.decide(message, None, None, now=NOW, contact_wait=WAIT)
     assert soon == domain.Wait(NOW + timedelta(seconds=1))
     later = NOW + WAIT
@@ -222,7 +222,7 @@ def test_nt2_no_mobile_waits_briefly_then_skips() -> None:
 
 def test_nt2_protected_patient_is_never_texted() -> None:
     protected = Contact(mobile=None, protected=True)
-    message = domain.on_booking_created(EVENT, created(), now=NOW, tz=TZ, lead_hours=[])[0]
+    message = domain.on_booking_scheduled(EVENT, created(), now=NOW, tz=TZ, lead_hours=[])[0]
     assert domain.decide(message, protected, None, now=NOW, contact_wait=WAIT) == domain.Withdraw(
         "protected identity"
     )
@@ -252,8 +252,8 @@ def test_nt2_reminder_after_the_visit_started_is_withdrawn() -> None:
 
 
 def test_nt4_ids_are_deterministic_per_trigger() -> None:
-    one = domain.on_booking_created(EVENT, created(), now=NOW, tz=TZ, lead_hours=LEADS)
-    again = domain.on_booking_created(
+    one = domain.on_booking_scheduled(EVENT, created(), now=NOW, tz=TZ, lead_hours=LEADS)
+    again = domain.on_booking_scheduled(
         EVENT, created(), now=NOW + timedelta(minutes=3), tz=TZ, lead_hours=LEADS
     )
     assert [m.message_id for m in one] == [m.message_id for m in again]

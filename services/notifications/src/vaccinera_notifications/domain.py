@@ -171,56 +171,29 @@ def reminders(
     return out
 
 
-def on_booking_created(
+def on_booking_scheduled(
     event_id: str,
-    event: BookingCreated,
+    event: BookingCreated | BookingRebooked,
     *,
     now: datetime,
     tz: tzinfo,
     lead_hours: Iterable[float],
 ) -> list[Message]:
-    """A confirmation now (with the reference and the manage code) and the reminders."""
-    confirmation = Message(
-        message_id=message_id(event_id, "confirmation"),
-        event_id=event_id,
-        patient_id=event.patient_id,
-        booking_id=event.booking_id,
-        kind="confirmation",
-        text=confirmation_text(event.visit, event.reference, event.manage_code, tz),
-        due_at=now,
-        created_at=now,
-    )
-    return [
-        confirmation,
-        *reminders(
-            event_id,
-            patient_id=event.patient_id,
-            booking_id=event.booking_id,
-            reference=event.reference,
-            visit=event.visit,
-            now=now,
-            tz=tz,
-            lead_hours=lead_hours,
-        ),
-    ]
-
-
-def on_booking_rebooked(
-    event_id: str,
-    event: BookingRebooked,
-    *,
-    now: datetime,
-    tz: tzinfo,
-    lead_hours: Iterable[float],
-) -> list[Message]:
-    """A rebook notice now and reminders for the new time (the old ones are withdrawn)."""
+    """A notice now and reminders for the booked time: for a new booking the confirmation
+    (with the reference and the manage code), for a moved one the rebook notice (its old
+    reminders are withdrawn)."""
+    if isinstance(event, BookingCreated):
+        kind: Kind = "confirmation"
+        text = confirmation_text(event.visit, event.reference, event.manage_code, tz)
+    else:
+        kind, text = "rebooked", rebooked_text(event.visit, event.reference, tz)
     notice = Message(
-        message_id=message_id(event_id, "rebooked"),
+        message_id=message_id(event_id, kind),
         event_id=event_id,
         patient_id=event.patient_id,
         booking_id=event.booking_id,
-        kind="rebooked",
-        text=rebooked_text(event.visit, event.reference, tz),
+        kind=kind,
+        text=text,
         due_at=now,
         created_at=now,
     )

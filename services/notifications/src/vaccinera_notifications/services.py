@@ -1,0 +1,128 @@
+"""Notifications' use cases: what an event or a request does, over the repository
+(``store.py``) and the rules (``domain.py``), in the unit of work it is given or opens. No
+HTTP, no Kafka: ``handlers.py`` and ``api/`` call these.
+
+Booking events schedule messages under deterministic ids, so a second replica or a
+redelivery past the consumer's dedup adds nothing (NT-1, NT-3, NT-4); identity's events keep
+the contact projection, and protection purges it and withdraws what is waiting (ID-3, NT-2).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from vaccinera_contracts.access import Ops
+from vaccinera_contracts.events import (
+    BookingCancelled,
+    BookingCreated,
+    BookingRebooked,
+    ContactDetailsChanged,
+    ProtectionChanged,
+)
+from vaccinera_contracts.roles import Principal
+from vaccinera_kit.access_log import AccessLog
+from vaccinera_kit.telemetry import current_trace_headers
+from vaccinera_kit.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from vaccinera_notifications import domain, store
+from vaccinera_notifications.settings import Settings
+from vaccinera_notifications.store import MessageRow
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When and in which time zone messages go out (from the settings)."""
+
+    tz: ZoneInfo
+    lead_hours: tuple[float, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Schedule:
+        return cls(ZoneInfo(settings.timezone), tuple(settings.reminder_lead_hours))
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+
+async def patient_messages(
+    unit_of_work: UnitOfWorkFactory, access: AccessLog, principal: Principal, patient_id: str
+) -> list[MessageRow]:
+    """The patient's messages, oldest first; the read is recorded (ID-7) in its transaction."""
+    async with unit_of_work() as uow:
+        rows = await store.patient_messages(uow.conn, patient_id)
+        uow.publish(access.event(principal, Ops.LIST_MESSAGES, patient_id))
+    return rows
+
+
+# --- identity's events: the contact projection -----------------------------------------------------
+
+
+async def contact_changed(uow: UnitOfWork, change: ContactDetailsChanged) -> None:
+    patient_id = change.patient_id
+    current = await store.contact(uow.conn, patient_id)
+    update = domain.contact_update(
+        protected=current is not None and current.protected,
+        mobile=change.mobile,
+        email=change.email,
+    )
+    await store.apply_contact(uow.conn, patient_id, update)
+    if change.mobile:
+        await store.contact_arrived(uow.conn, patient_id)
+
+
+async def protection_changed(uow: UnitOfWork, change: ProtectionChanged) -> None:
+    patient_id = change.patient_id
+    await store.apply_contact(uow.conn, patient_id, domain.protection_update(change.protected))
+    if change.protected:
+        # The sender checks again before each send; this settles what is waiting now.
+        await store.withdraw_patient(uow.conn, patient_id, "protected identity")
+
+
+# --- booking's events: the messages ------------------------------------------------------------------
+
+
+async def booking_scheduled(
+    uow: UnitOfWork,
+    event_id: uuid.UUID,
+    occurred_at: datetime,
+    booking: BookingCreated | BookingRebooked,
+    schedule: Schedule,
+) -> None:
+    """A booking made or moved: its projection, the notice and the reminders; a move
+    withdraws the reminders of the old time (not those this event made, if redelivered)."""
+    await store.booking_scheduled(
+        uow.conn, booking.booking_id, booking.patient_id, booking.visit.start, occurred_at
+    )
+    if isinstance(booking, BookingRebooked):
+        await store.withdraw_reminders(
+            uow.conn, booking.booking_id, "booking moved", keep_event=str(event_id)
+        )
+    now = datetime.now(UTC)
+    new = domain.on_booking_scheduled(
+        str(event_id), booking, now=now, tz=schedule.tz, lead_hours=schedule.lead_hours
+    )
+    await _schedule(uow, new, now)
+
+
+async def booking_cancelled(
+    uow: UnitOfWork,
+    event_id: uuid.UUID,
+    occurred_at: datetime,
+    booking: BookingCancelled,
+    schedule: Schedule,
+) -> None:
+    await store.booking_cancelled(uow.conn, booking.booking_id, booking.patient_id, occurred_at)
+    await store.withdraw_reminders(
+        uow.conn, booking.booking_id, "booking cancelled", keep_event=str(event_id)
+    )
+    now = datetime.now(UTC)
+    notice = domain.on_booking_cancelled(str(event_id), booking, now=now, tz=schedule.tz)
+    await _schedule(uow, [notice], now)
+
+
+async def _schedule(uow: UnitOfWork, new: Sequence[domain.Message], now: datetime) -> None:
+    # The consumer span is current: the sends later join the booking's trace.
+    await store.add_messages(uow.conn, new, current_trace_headers(), now)

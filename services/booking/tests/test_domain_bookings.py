@@ -207,11 +207,6 @@ def test_bk7_a_deleted_visit_type_cannot_be_booked() -> None:
     assert ("visit_type_id", "deleted") in broken(refused_check.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: Booking.book / check_bookable ignore Slot.taken, so the aggregate "
-    "books a slot it was told is already taken (only the database prevents the double booking)",
-)
 def test_bk4_a_slot_known_to_be_taken_cannot_be_booked() -> None:
     with pytest.raises(Conflict):
         booked(at=slot(taken=True))
@@ -479,11 +474,6 @@ def test_bk2_a_booking_with_five_failed_codes_is_locked_even_for_the_right_code(
     assert (refused.value.status, refused.value.code) == (403, "locked")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: Booking.verify_code never counts a wrong code (code_failures stays 0), "
-    "so the aggregate alone never locks; only a separate store UPDATE counts failures",
-)
 def test_bk2_five_wrong_codes_lock_the_booking() -> None:
     booking = booked()
     code = manage_code(booking)

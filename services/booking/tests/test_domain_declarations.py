@@ -114,11 +114,6 @@ def test_bk12_a_yes_that_needs_a_comment_without_one_is_refused(comment: str | N
     assert broken(error) == {(A + "allergy", "comment_required")}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='domain bug: check_answers reads the comment with str(), so {"comment": null} '
-    'counts as the comment "None" and a required comment is skipped',
-)
 def test_bk12_a_yes_that_needs_a_comment_with_a_null_comment_is_refused() -> None:
     error = refused(complete() | {"allergy": {"yes": True, "comment": None}})
     assert broken(error) == {(A + "allergy", "comment_required")}
@@ -142,11 +137,6 @@ def test_bk12_a_text_answer_must_be_text_in_an_object(answer: Any) -> None:
     assert broken(error) == {(A + "other", "text")}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: a required text question answered with empty or blank text (or {}) "
-    "is accepted as answered, while a blank required comment is refused",
-)
 @pytest.mark.parametrize(
     "answer", [{"text": ""}, {"text": "   "}, {}], ids=["empty", "blank", "no_text"]
 )

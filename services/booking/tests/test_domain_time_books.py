@@ -312,11 +312,6 @@ def test_bk1_opening_over_the_autumn_dst_change_keeps_local_times() -> None:
     assert [s.start for s in slots] == [utc(saturday, 6), utc(sunday, 7)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: open_slots steps in wall-clock time, so over the skipped hour of the "
-    "spring DST night it plans a 02:00-03:00 slot of zero length starting where the next begins",
-)
 def test_bk1_opening_across_the_skipped_spring_hour_gives_only_real_full_length_slots() -> None:
     """Sunday 29 March 01:00-04:00 local every 60 minutes: 02:00-03:00 does not exist that
     night. Every slot opened must last 60 minutes and no two may start at once."""
@@ -338,11 +333,6 @@ def test_bk1_opening_across_the_skipped_spring_hour_gives_only_real_full_length_
     assert len({s.start for s in slots}) == len(slots)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: open_slots steps in wall-clock time, so over the repeated hour of the "
-    "autumn DST night it plans a 02:00-03:00 slot that lasts two hours",
-)
 def test_bk1_opening_across_the_repeated_autumn_hour_gives_slots_of_the_asked_length() -> None:
     """Sunday 25 October 01:00-04:00 local every 60 minutes: 02:00-03:00 happens twice that
     night. Every slot opened must last 60 minutes."""

@@ -6,6 +6,7 @@ so a redelivered event changes nothing. Events of one patient arrive in order (k
 
 from __future__ import annotations
 
+from vaccinera_booking.domain import Patient
 from vaccinera_booking.store import Patients
 from vaccinera_contracts.envelope import TypedEnvelope
 from vaccinera_contracts.events import IdentifierChanged, PatientRegistered, ProtectionChanged
@@ -18,7 +19,7 @@ def register(consumer: EventConsumer) -> None:
     async def patient_registered(event: TypedEnvelope[PatientRegistered], uow: UnitOfWork) -> None:
         data = event.data
         await Patients(uow.conn).record(
-            data.patient_id, data.identifier.kind.value, data.identifier.value, data.protected
+            Patient(data.patient_id, data.identifier.kind, data.identifier.value, data.protected)
         )
 
     @consumer.on(IdentifierChanged)

@@ -1,11 +1,30 @@
-"""Request and response bodies of booking's API."""
+"""Request and response bodies of booking's API, and the mappers between them and the domain.
+Requests become the domain's objects here (``to_*``); answers are built by the ``*_out``
+functions at the end."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from vaccinera_booking.domain import (
+    TZ,
+    Booking,
+    Declaration,
+    Opening,
+    Question,
+    Questionnaire,
+    ResourceColumns,
+    TimeBlock,
+    TimeBook,
+    VisitType,
+    aware,
+)
+from vaccinera_booking.services.bookings import BookRequest
+from vaccinera_booking.services.time_books import Capacity, DayView
 
 
 class Strict(BaseModel):
@@ -23,6 +42,9 @@ class TimeBookIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     resources: list[ResourceIn] = Field(min_length=1, max_length=2)
 
+    def to_resources(self) -> list[ResourceColumns]:
+        return [ResourceColumns(r.resource, r.columns) for r in self.resources]
+
 
 class VisitTypeIn(Strict):
     name: str = Field(min_length=1, max_length=200, examples=["Covid-19 dos 1, Comirnaty"])
@@ -30,6 +52,9 @@ class VisitTypeIn(Strict):
     resource: Literal["nurse", "doctor"]
     duration_minutes: int = Field(ge=1, le=240)
     dose: Literal[1, 2] | None = Field(default=None, description="1 or 2: SMS reminders.")
+
+    def to_visit_type(self) -> VisitType:
+        return VisitType(visit_type_id=str(uuid.uuid4()), **self.model_dump())
 
 
 class RenameIn(Strict):
@@ -48,6 +73,18 @@ class OpeningIn(Strict):
     day_end: time = Field(examples=["16:00"])
     slot_minutes: int = Field(ge=5, le=240, examples=[5])
 
+    def to_opening(self) -> Opening:
+        return Opening(
+            self.resource,
+            self.columns,
+            self.first_day,
+            self.last_day,
+            frozenset(self.weekdays),
+            self.day_start,
+            self.day_end,
+            self.slot_minutes,
+        )
+
 
 class TimeBlockIn(Strict):
     resource: Literal["nurse", "doctor"]
@@ -55,6 +92,17 @@ class TimeBlockIn(Strict):
     start: datetime
     end: datetime
     label: str = Field(min_length=1, max_length=200, examples=["Lunch"])
+
+    def to_block(self, time_book_id: str) -> TimeBlock:
+        return TimeBlock(
+            block_id=str(uuid.uuid4()),
+            time_book_id=time_book_id,
+            resource=self.resource,
+            columns=tuple(self.columns) if self.columns is not None else None,
+            start=aware(self.start, "start"),
+            end=aware(self.end, "end"),
+            label=self.label,
+        )
 
 
 class NoteIn(Strict):
@@ -86,6 +134,16 @@ class BookIn(Strict):
         default=None, description="Required when a citizen books."
     )
 
+    def to_request(self) -> BookRequest:
+        d = self.health_declaration
+        return BookRequest(
+            self.time_book_id,
+            self.visit_type_id,
+            self.start,
+            self.patient_id,
+            None if d is None else (d.version, d.answers),
+        )
+
 
 class RebookIn(Strict):
     start: datetime
@@ -115,6 +173,9 @@ class QuestionIn(Strict):
 
 class QuestionnaireIn(Strict):
     questions: list[QuestionIn] = Field(min_length=1, max_length=50)
+
+    def to_questions(self) -> tuple[Question, ...]:
+        return tuple(Question(**q.model_dump()) for q in self.questions)
 
 
 class SelfBookingOut(BaseModel):
@@ -237,3 +298,145 @@ class DayViewOut(BaseModel):
     note: str | None
     slots: list[dict[str, Any]]
     time_blocks: list[dict[str, Any]]
+
+
+# --- mappers: the domain's objects as the API shows them ---------------------------------------
+
+
+def time_book_out(book: TimeBook, include_deleted: bool = True) -> TimeBookOut:
+    return TimeBookOut(
+        time_book_id=book.time_book_id,
+        unit_id=book.unit_id,
+        unit_name=book.unit_name,
+        name=book.name,
+        resources=[{"resource": r.resource, "columns": r.columns} for r in book.resources],
+        visit_types=[
+            VisitTypeOut(**vars(vt)) for vt in book.visit_types if include_deleted or not vt.deleted
+        ],
+    )
+
+
+def booking_out(b: Booking) -> BookingOut:
+    return BookingOut(
+        booking_id=b.booking_id,
+        reference=b.reference,
+        patient_id=b.patient_id,
+        unit_id=b.unit_id,
+        time_book_id=b.time_book_id,
+        visit_type_id=b.visit_type_id,
+        visit_type_name=b.visit_type_name,
+        start=b.start,
+        end=b.end,
+        column=b.column,
+        status=b.status,
+        booked_by=b.booked_by,
+        arrived_at=b.arrived_at,
+        cancelled_by=b.cancelled_by,
+    )
+
+
+def booking_json(b: Booking) -> dict[str, Any]:
+    """The answer as stored for an Idempotency-Key's replay."""
+    return booking_out(b).model_dump(mode="json")
+
+
+def booking_answer(answer: Booking | dict[str, Any]) -> BookingOut:
+    return booking_out(answer) if isinstance(answer, Booking) else BookingOut.model_validate(answer)
+
+
+def _block_out(block: TimeBlock) -> dict[str, Any]:
+    return {
+        "block_id": block.block_id,
+        "resource": block.resource,
+        "columns": list(block.columns) if block.columns is not None else None,
+        "start": block.start.astimezone(TZ).isoformat(),
+        "end": block.end.astimezone(TZ).isoformat(),
+        "label": block.label,
+        "booked_inside": block.booked_inside,
+    }
+
+
+def day_view_out(view: DayView) -> DayViewOut:
+    return DayViewOut(
+        time_book_id=view.time_book_id,
+        day=view.day,
+        note=view.note,
+        slots=[
+            {
+                "start": s["start"].isoformat(),
+                "end": s["end"].isoformat(),
+                "resource": s["resource"],
+                "column": s["column"],
+                "status": "booked" if s["booking_id"] else s["status"],
+                "label": s["label"],
+                "booking_id": s["booking_id"],
+                "patient_id": s["patient_id"],
+                "visit_type_name": s["visit_type_name"],
+                "arrived": s["arrived_at"] is not None,
+            }
+            for s in view.slots
+        ],
+        time_blocks=[_block_out(b) for b in view.blocks],
+    )
+
+
+def capacity_out(c: Capacity) -> CapacityOut:
+    names = {vt.visit_type_id: vt.name for vt in c.book.visit_types}
+    booked_per_name: dict[str, int] = {}
+    for v in c.visit_types:
+        if v.booked:
+            booked_per_name[names[v.visit_type_id]] = (
+                booked_per_name.get(names[v.visit_type_id], 0) + v.booked
+            )
+    return CapacityOut(
+        time_book_id=c.book.time_book_id,
+        days=[
+            CapacityDay(
+                day=d.day,
+                resource=d.resource,
+                opened=d.opened,
+                booked=d.booked,
+                closed=d.closed,
+                free=d.free,
+            )
+            for d in c.days
+        ],
+        booked_per_visit_type=booked_per_name,
+        visit_types=[
+            CapacityVisitType(
+                day=v.day,
+                visit_type_id=v.visit_type_id,
+                name=names[v.visit_type_id],
+                booked=v.booked,
+                free=v.free,
+            )
+            for v in c.visit_types
+        ],
+    )
+
+
+def free_times_out(time_book_id: str, visit_type_id: str, times: list[Any]) -> FreeTimesOut:
+    return FreeTimesOut(
+        time_book_id=time_book_id,
+        visit_type_id=visit_type_id,
+        times=[FreeTime(start=t.start, end=t.end, free_columns=t.free_columns) for t in times],
+    )
+
+
+def questionnaire_out(q: Questionnaire) -> QuestionnaireOut:
+    return QuestionnaireOut(
+        unit_id=q.unit_id, version=q.version, questions=[vars(x) for x in q.questions]
+    )
+
+
+def declaration_out(d: Declaration) -> DeclarationOut:
+    return DeclarationOut(
+        declaration_id=d.declaration_id,
+        patient_id=d.patient_id,
+        unit_id=d.unit_id,
+        booking_id=d.booking_id,
+        version=d.version,
+        submitted_at=d.submitted_at,
+        answers=d.answers,
+        questions=[vars(q) for q in d.questions],
+    )

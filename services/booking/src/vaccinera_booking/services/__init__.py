@@ -1,0 +1,2 @@
+"""Booking's use cases, one module per resource: each loads through the repositories, lets the
+domain decide, and commits through the unit of work. Routes call exactly one of them."""

@@ -20,7 +20,7 @@ from vaccinera_booking import domain
 from vaccinera_booking.domain import Booking, Declaration, Patient, Slot, TimeBook, VisitType
 from vaccinera_booking.services import time_books
 from vaccinera_booking.services.context import Context, now
-from vaccinera_booking.services.patients import known_patient, patient_to_book
+from vaccinera_booking.services.patients import known_patient, patient_to_book, projected
 from vaccinera_booking.store import (
     Bookings,
     Declarations,
@@ -70,9 +70,10 @@ async def book(
         ensure_unit(principal, book_.unit_id)
         visit_type = book_.visit_type(request.visit_type_id)
         questionnaire = await Declarations(conn).questionnaire(book_.unit_id)
+        found = await projected(conn, principal, request.patient_id)
     start = domain.aware(request.start, "start")
     # Outside the read: a patient booking has not seen yet is asked of identity.
-    patient = await patient_to_book(ctx, principal, request.patient_id)
+    patient = await patient_to_book(ctx, principal, request.patient_id, found)
     if principal.kind == "citizen" and request.declaration is None:
         raise domain.invalid(
             "health_declaration", "required", "Answer the health declaration when you book."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from vaccinera_booking import domain
 from vaccinera_booking.domain import Patient
 from vaccinera_booking.services.context import Context
@@ -28,12 +30,28 @@ async def _remember(ctx: Context, patient: Patient | None) -> Patient | None:
     return patient
 
 
-async def patient_to_book(ctx: Context, principal: Principal, patient_id: str | None) -> Patient:
-    """Staff name the patient; a citizen books for themselves and must be allowed to (BK-2)."""
+async def projected(
+    conn: AsyncConnection, principal: Principal, patient_id: str | None
+) -> Patient | None:
+    """The patient to book as booking's projection knows them (None: not seen yet). Read on a
+    connection the caller already holds, so a booking reads everything it needs at once."""
+    if principal.is_staff:
+        return await Patients(conn).get(patient_id) if patient_id is not None else None
+    return await Patients(conn).by_identifier(principal.personnummer or "")
+
+
+async def patient_to_book(
+    ctx: Context,
+    principal: Principal,
+    patient_id: str | None,
+    found: Patient | None = None,
+) -> Patient:
+    """Staff name the patient; a citizen books for themselves and must be allowed to (BK-2).
+    ``found`` is the projection's answer when the caller read it already."""
     if principal.is_staff:
         if patient_id is None:
             raise domain.invalid("patient_id", "required", "Name the patient to book for.")
-        patient = await known_patient(ctx, patient_id)
+        patient = found or await known_patient(ctx, patient_id)
         if patient is None:
             raise NotFound(
                 f"No patient {patient_id}: add the patient first.", code="unknown_patient"
@@ -41,8 +59,9 @@ async def patient_to_book(ctx: Context, principal: Principal, patient_id: str | 
         return patient
     if patient_id is not None:
         raise Forbidden("Citizens book for themselves only.", code="not_your_data")
-    async with ctx.read() as conn:
-        found = await Patients(conn).by_identifier(principal.personnummer or "")
+    if found is None:
+        async with ctx.read() as conn:
+            found = await projected(conn, principal, None)
     patient = found or await _remember(ctx, await ctx.identity.me())
     if patient is None:
         raise Conflict(

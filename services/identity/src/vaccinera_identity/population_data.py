@@ -2,6 +2,7 @@
 the age pyramid and weighted Swedish names.
 
 Weights are approximate public figures (SCB); they only need to make demo data look plausible.
+Over 400 lines on purpose: data, not code.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ commits the change, its events and the access record (ID-7) together. No HTTP, n
 
 The population register is asked before a transaction opens, so no request holds two
 connections at once.
+
+Over 400 lines on purpose: the one module of use cases (every service has one), some twenty
+operations of a few lines each, grouped by resource in the order of ``api/``.
 """
 
 from __future__ import annotations

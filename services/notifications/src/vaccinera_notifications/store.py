@@ -8,6 +8,9 @@ explains these same objects with the parameters the functions below pass.
 Constants that pick a partial index (``status = 'scheduled'``) are written into the SQL, not
 bound: a generic plan of a prepared statement cannot prove a partial index's predicate from a
 parameter.
+
+Over 400 lines on purpose: every statement of the service in one repository, so the EXPLAIN
+test and the partial indexes of ``tables.py`` are checked against one module.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ echoed back (they may be a personnummer or a phone number).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -98,18 +97,3 @@ def invalid(field: str, rule: str, message: str, *, code: str = "invalid_input")
     return DomainError(
         message, code=code, details=[ErrorDetail(field=field, rule=rule, message=message)]
     )
-
-
-# Moved to ``vaccinera_kit.web``; still found here (imported on first use, so this module
-# stays free of the web framework) until the development identity provider imports them from
-# there.
-_MOVED_TO_WEB = frozenset({"install_error_handlers", "error_response", "validation_details"})
-
-
-def __getattr__(name: str) -> Callable[..., Any]:
-    if name in _MOVED_TO_WEB:
-        from vaccinera_kit import web
-
-        moved: Callable[..., Any] = getattr(web, name)
-        return moved
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from vaccinera_contracts.identifiers import IdentifierError, IdentifierKind, parse_identifier
 from vaccinera_devstack import tokens
 from vaccinera_devstack.idp import directory
-from vaccinera_kit.errors import DomainError, ErrorDetail, NotFound, install_error_handlers
+from vaccinera_kit.errors import DomainError, ErrorDetail, NotFound
+from vaccinera_kit.web import install_error_handlers
 
 TOKEN_TYPE = "Bearer"
 jwk_thumbprint = tokens.jwk_thumbprint

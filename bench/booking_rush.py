@@ -54,7 +54,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -64,9 +64,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from vaccinera_booking import domain
-from vaccinera_booking.store import Bookings, Slots, TimeBooks
+from vaccinera_booking.store import Bookings, Patients, Slots, TimeBooks
 from vaccinera_contracts.access import Ops
-from vaccinera_contracts.events import BookingCreated, Visit
 from vaccinera_contracts.roles import Assignment, Principal, Role
 from vaccinera_devstack import tokens
 from vaccinera_devstack.platform import Platform, PlatformPorts
@@ -855,9 +854,9 @@ async def raw_database_rate(
     concurrency: int,
     pool: int,
 ) -> Phase:
-    """The booking route's unit of work alone, with booking's own store code: shared visit
-    type lock, candidate slots, the insert that the partial unique index decides, the events
-    staged into the outbox; committed bookings per second."""
+    """The booking route's unit of work alone, with booking's own domain and store code:
+    shared visit type lock, candidate slots, ``Booking.book`` and the insert that the partial
+    unique index decides, the events staged into the outbox; committed bookings per second."""
     db = Database(p.infra.database_url("booking"), pool_size=pool, max_overflow=0)
     unit_of_work = UnitOfWorkFactory(db, Outbox("bench"), on_commit=lambda: None)
     access = AccessLog("booking", unit_of_work)
@@ -875,63 +874,50 @@ async def raw_database_rate(
         active_assignment=assignment,
     )
     starts = [s.astimezone(UTC) for s in book.plan(n, concurrency)]
+    # Read once, as the route reads them before its unit of work: the time book with its
+    # visit type, and booking's patients.
+    async with db.connect() as conn:
+        time_book = await TimeBooks(conn).get(book.time_book_id)
+        if time_book is None:
+            raise RuntimeError(f"booking does not know time book {book.time_book_id}")
+        visit_type = time_book.visit_type(book.visit_type_id)
+        known = [await Patients(conn).get(pid) for pid in patients[:n]]
+    people = [patient for patient in known if patient is not None]
+    if not people:
+        raise RuntimeError("booking knows none of the patients")
+    columns = time_book.columns(visit_type.resource)
 
     class AllTaken(Exception):
         """Rolls the unit of work back: every column was taken."""
 
     async def one(i: int) -> str:
-        patient_id = patients[i % len(patients)]
+        patient = people[i % len(people)]
         booking_id = str(uuid.uuid4())
-        code = domain.new_manage_code()
         try:
             async with unit_of_work() as uow:
-                await TimeBooks(uow.conn).lock_visit_type(book.visit_type_id)
-                candidates = await Slots(uow.conn).candidates(
-                    book.time_book_id, "nurse", starts[i], COLUMNS, book.visit_type_id
+                await TimeBooks(uow.conn).lock_visit_type(visit_type.visit_type_id)
+                candidates, deleted = await Slots(uow.conn).candidates(
+                    time_book.time_book_id,
+                    visit_type.resource,
+                    starts[i],
+                    columns,
+                    visit_type.visit_type_id,
                 )
-                for slot in candidates:
-                    if slot["taken"]:
-                        continue
-                    row = {
-                        "booking_id": booking_id,
-                        "reference": domain.new_reference(),
-                        "code_hash": domain.code_hash(booking_id, code),
-                        "patient_id": patient_id,
-                        "unit_id": UNIT,
-                        "time_book_id": book.time_book_id,
-                        "visit_type_id": book.visit_type_id,
-                        "visit_type_name": book.visit_type_name,
-                        "dose": 1,
-                        "slot_id": slot["slot_id"],
-                        "column": slot["column"],
-                        "start": slot["start"],
-                        "end": slot["end"],
-                        "status": "booked",
-                        "booked_by": "staff",
-                        "created_at": datetime.now(UTC),
-                        "version": 1,
-                    }
-                    if await Bookings(uow.conn).take(row):
-                        uow.publish(
-                            BookingCreated(
-                                patient_id=patient_id,
-                                booking_id=booking_id,
-                                reference=row["reference"],
-                                manage_code=code,
-                                visit=Visit(
-                                    unit_id=UNIT,
-                                    unit_name=UNIT_NAME,
-                                    time_book_id=book.time_book_id,
-                                    visit_type_id=book.visit_type_id,
-                                    visit_type_name=book.visit_type_name,
-                                    dose=1,
-                                    start=slot["start"],
-                                    end=slot["end"],
-                                ),
-                                booked_by="staff",
-                            ),
-                            access.event(principal, Ops.BOOK, patient_id),
-                        )
+                now = datetime.now(UTC)
+                bookable = replace(visit_type, deleted=True) if deleted else visit_type
+                bookings = Bookings(uow)
+                for slot in domain.free_slots(bookable, candidates, starts[i], now):
+                    booking = domain.Booking.book(
+                        booking_id=booking_id,
+                        patient=patient,
+                        time_book=time_book,
+                        visit_type=bookable,
+                        slot=slot,
+                        booked_by="staff",
+                        now=now,
+                    )
+                    if await bookings.add(booking):
+                        uow.publish(access.event(principal, Ops.BOOK, patient.patient_id))
                         break
                 else:
                     raise AllTaken

@@ -9,13 +9,20 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from vaccinera_booking import domain, tables
+from vaccinera_booking.domain import (
+    Booking,
+    Patient,
+    ResourceColumns,
+    Slot,
+    TimeBook,
+    VisitType,
+)
 from vaccinera_booking.store import (
     NO_OVERLAPPING_SLOTS,
     Bookings,
@@ -24,9 +31,11 @@ from vaccinera_booking.store import (
     StaleBooking,
     TimeBooks,
 )
+from vaccinera_contracts.identifiers import IdentifierKind
 from vaccinera_devstack.infra import Infrastructure
 from vaccinera_kit import migrations
 from vaccinera_kit.database import Database, is_unique_violation
+from vaccinera_kit.unit_of_work import UnitOfWork
 
 pytestmark = pytest.mark.infra
 
@@ -60,41 +69,30 @@ def _opening(
     )
 
 
-async def _time_book(db: Database) -> tuple[str, str]:
+async def _time_book(db: Database) -> tuple[TimeBook, VisitType]:
     """A time book with three nurse columns and one visit type."""
-    time_book_id, visit_type_id = str(uuid.uuid4()), str(uuid.uuid4())
+    book = TimeBook.create(
+        str(uuid.uuid4()), "unit-test", "Test", "Test", [ResourceColumns("nurse", 3)]
+    )
+    visit_type = book.add_visit_type(
+        VisitType(str(uuid.uuid4()), "Covid-19 dos 1", "Covid-19", "nurse", 5, dose=1)
+    )
     async with db.engine.begin() as conn:
         books = TimeBooks(conn)
-        await books.add(
-            {
-                "time_book_id": time_book_id,
-                "unit_id": "unit-test",
-                "unit_name": "Test",
-                "name": "Test",
-                "version": 1,
-            },
-            [{"resource": "nurse", "columns": 3}],
-        )
-        await books.add_visit_type(
-            time_book_id,
-            {
-                "visit_type_id": visit_type_id,
-                "name": "Covid-19 dos 1",
-                "category": "Covid-19",
-                "resource": "nurse",
-                "duration_minutes": 5,
-                "dose": 1,
-            },
-        )
-    return time_book_id, visit_type_id
+        await books.add(book)
+        await books.add_visit_type(book.time_book_id, visit_type)
+    return book, visit_type
 
 
-async def _patients(db: Database, n: int) -> list[str]:
-    ids = [str(uuid.uuid4()) for _ in range(n)]
+async def _patients(db: Database, n: int) -> list[Patient]:
+    patients = [
+        Patient(str(uuid.uuid4()), IdentifierKind.RESERVNUMMER, f"05R{i:09d}", False)
+        for i in range(n)
+    ]
     async with db.engine.begin() as conn:
-        for i, pid in enumerate(ids):
-            await Patients(conn).record(pid, "reservnummer", f"05R{i:09d}", False)
-    return ids
+        for patient in patients:
+            await Patients(conn).record(patient)
+    return patients
 
 
 async def _open(db: Database, time_book_id: str, specs: Sequence[domain.SlotSpec]) -> int:
@@ -117,42 +115,34 @@ async def _overlapping_pairs(db: Database, time_book_id: str) -> int:
     return int(count or 0)
 
 
-def _row(
-    time_book_id: str, visit_type_id: str, patient_id: str, slot: dict[str, Any]
-) -> dict[str, Any]:
-    booking_id = str(uuid.uuid4())
-    return {
-        "booking_id": booking_id,
-        "reference": domain.new_reference(),
-        "code_hash": domain.code_hash(booking_id, "123456"),
-        "patient_id": patient_id,
-        "unit_id": "unit-test",
-        "time_book_id": time_book_id,
-        "visit_type_id": visit_type_id,
-        "visit_type_name": "Covid-19 dos 1",
-        "dose": 1,
-        "slot_id": slot["slot_id"],
-        "column": slot["column"],
-        "start": slot["start"],
-        "end": slot["end"],
-        "status": "booked",
-        "booked_by": "staff",
-        "created_at": datetime.now(UTC),
-        "version": 1,
-    }
+def _booking(book: TimeBook, visit_type: VisitType, patient: Patient, slot: Slot) -> Booking:
+    return Booking.book(
+        booking_id=str(uuid.uuid4()),
+        patient=patient,
+        time_book=book,
+        visit_type=visit_type,
+        slot=slot,
+        booked_by="staff",
+        now=datetime.now(UTC),
+    )
 
 
 async def _slots_at(
-    db: Database, time_book_id: str, visit_type_id: str, hh: int, mm: int = 0
-) -> list[Any]:
+    db: Database, book: TimeBook, visit_type: VisitType, hh: int, mm: int = 0
+) -> list[Slot]:
     start = datetime.combine(_day(), time(hh, mm), domain.TZ).astimezone(UTC)
     async with db.connect() as conn:
-        return await Slots(conn).candidates(time_book_id, "nurse", start, 3, visit_type_id)
+        found, deleted = await Slots(conn).candidates(
+            book.time_book_id, "nurse", start, 3, visit_type.visit_type_id
+        )
+    assert deleted is False
+    return found
 
 
 async def test_bk1_bk4_overlapping_openings_in_flight_together_one_wins(db: Database) -> None:
     """The second opening waits on the first's uncommitted slots, then is refused whole."""
-    time_book_id, _ = await _time_book(db)
+    book, _ = await _time_book(db)
+    time_book_id = book.time_book_id
     first = _opening(time(8), time(10), 5, [1, 2, 3])
     second = _opening(time(9, 30), time(11), 10, [3])
     async with db.engine.begin() as conn_a:
@@ -174,7 +164,8 @@ async def test_bk1_bk4_overlapping_openings_in_flight_together_one_wins(db: Data
 
 
 async def test_bk1_bk4_concurrent_overlapping_openings_exactly_one_succeeds(db: Database) -> None:
-    time_book_id, _ = await _time_book(db)
+    book, _ = await _time_book(db)
+    time_book_id = book.time_book_id
     openings = [
         _opening(time(8, 0), time(12, 0), 5, [1, 2, 3]),
         _opening(time(8, 0), time(12, 0), 10, [1, 2, 3]),
@@ -193,16 +184,16 @@ async def test_bk1_bk4_concurrent_overlapping_openings_exactly_one_succeeds(db: 
 
 
 async def test_bk4_fifty_concurrent_bookings_of_one_slot_exactly_one_booked(db: Database) -> None:
-    time_book_id, visit_type_id = await _time_book(db)
-    await _open(db, time_book_id, _opening(time(9), time(10), 5, [1]))
-    (slot,) = await _slots_at(db, time_book_id, visit_type_id, 9)
+    book, visit_type = await _time_book(db)
+    await _open(db, book.time_book_id, _opening(time(9), time(10), 5, [1]))
+    (slot,) = await _slots_at(db, book, visit_type, 9)
     patients = await _patients(db, CONCURRENT)
     start = asyncio.Event()
 
-    async def take(patient_id: str) -> bool:
+    async def take(patient: Patient) -> bool:
         await start.wait()
         async with db.engine.begin() as conn:
-            return await Bookings(conn).take(_row(time_book_id, visit_type_id, patient_id, slot))
+            return await Bookings(UnitOfWork(conn)).add(_booking(book, visit_type, patient, slot))
 
     tasks = [asyncio.create_task(take(p)) for p in patients]
     await asyncio.sleep(0.1)
@@ -213,98 +204,97 @@ async def test_bk4_fifty_concurrent_bookings_of_one_slot_exactly_one_booked(db: 
         active = await conn.scalar(
             select(func.count())
             .select_from(tables.bookings)
-            .where(tables.bookings.c.slot_id == slot["slot_id"])
+            .where(tables.bookings.c.slot_id == slot.slot_id)
         )
         assert active == 1
-        assert await Bookings(conn).slot_taken(slot["slot_id"])
+        assert await Bookings(conn).slot_taken(slot.slot_id)
     # The candidates now say the slot is taken: a booking moves on to the next column.
-    (again,) = await _slots_at(db, time_book_id, visit_type_id, 9)
-    assert again["taken"] is True
+    (again,) = await _slots_at(db, book, visit_type, 9)
+    assert again.taken is True
 
 
 async def test_bk4_a_cancelled_booking_frees_its_slot(db: Database) -> None:
-    time_book_id, visit_type_id = await _time_book(db)
-    await _open(db, time_book_id, _opening(time(9), time(10), 5, [1]))
-    (slot,) = await _slots_at(db, time_book_id, visit_type_id, 9)
+    book, visit_type = await _time_book(db)
+    await _open(db, book.time_book_id, _opening(time(9), time(10), 5, [1]))
+    (slot,) = await _slots_at(db, book, visit_type, 9)
     first, second = await _patients(db, 2)
     async with db.engine.begin() as conn:
-        row = _row(time_book_id, visit_type_id, first, slot)
-        assert await Bookings(conn).take(row)
-        assert not await Bookings(conn).take(_row(time_book_id, visit_type_id, second, slot))
-        await Bookings(conn).change(row, status="cancelled", cancelled_by="staff")
-        assert await Bookings(conn).take(_row(time_book_id, visit_type_id, second, slot))
+        bookings = Bookings(UnitOfWork(conn))
+        booking = _booking(book, visit_type, first, slot)
+        assert await bookings.add(booking)
+        assert not await bookings.add(_booking(book, visit_type, second, slot))
+        booking.cancel(book, "staff", datetime.now(UTC))
+        await bookings.save(booking)
+        assert await bookings.add(_booking(book, visit_type, second, slot))
 
 
 async def test_bk4_rebook_onto_a_taken_slot_fails_and_leaves_the_booking_intact(
     db: Database,
 ) -> None:
-    time_book_id, visit_type_id = await _time_book(db)
-    await _open(db, time_book_id, _opening(time(9), time(10), 5, [1]))
-    (nine,) = await _slots_at(db, time_book_id, visit_type_id, 9)
-    (ten_past,) = await _slots_at(db, time_book_id, visit_type_id, 9, 10)
+    book, visit_type = await _time_book(db)
+    await _open(db, book.time_book_id, _opening(time(9), time(10), 5, [1]))
+    (nine,) = await _slots_at(db, book, visit_type, 9)
+    (ten_past,) = await _slots_at(db, book, visit_type, 9, 10)
     mine, theirs = await _patients(db, 2)
-    booking = _row(time_book_id, visit_type_id, mine, nine)
-    other = _row(time_book_id, visit_type_id, theirs, ten_past)
+    booking = _booking(book, visit_type, mine, nine)
+    other = _booking(book, visit_type, theirs, ten_past)
     async with db.engine.begin() as conn:
-        assert await Bookings(conn).take(booking)
-        assert await Bookings(conn).take(other)
+        bookings = Bookings(UnitOfWork(conn))
+        assert await bookings.add(booking)
+        assert await bookings.add(other)
 
     async with db.engine.begin() as conn:
-        moved = await Bookings(conn).move(
-            booking,
-            {
-                "slot_id": ten_past["slot_id"],
-                "column": ten_past["column"],
-                "start": ten_past["start"],
-                "end": ten_past["end"],
-            },
+        bookings = Bookings(UnitOfWork(conn))
+        moved = await bookings.move(
+            booking, booking.move_to(book, visit_type, ten_past, "staff", datetime.now(UTC))
         )
         assert moved is False
         # The unit of work goes on after the refusal (the savepoint took only the move back).
-        assert await Bookings(conn).slot_taken(ten_past["slot_id"])
+        assert await bookings.slot_taken(ten_past.slot_id)
     async with db.connect() as conn:
-        kept = await Bookings(conn).get(booking["booking_id"])
-        theirs_kept = await Bookings(conn).get(other["booking_id"])
+        kept = await Bookings(conn).get(booking.booking_id)
+        theirs_kept = await Bookings(conn).get(other.booking_id)
     assert kept is not None and theirs_kept is not None
-    assert (kept["slot_id"], kept["start"], kept["status"], kept["version"]) == (
-        nine["slot_id"],
-        nine["start"],
+    assert (kept.slot_id, kept.start, kept.status, kept.version) == (
+        nine.slot_id,
+        nine.start,
         "booked",
         1,
     )
-    assert (theirs_kept["slot_id"], theirs_kept["status"]) == (ten_past["slot_id"], "booked")
+    assert (theirs_kept.slot_id, theirs_kept.status) == (ten_past.slot_id, "booked")
 
     # A rebook of a booking read before someone else changed it is refused as stale.
     async with db.engine.begin() as conn:
-        await Bookings(conn).change(booking, arrived_at=datetime.now(UTC))
+        meanwhile = await Bookings(conn).get(booking.booking_id)
+        assert meanwhile is not None
+        meanwhile.register_arrival(datetime.now(UTC))
+        await Bookings(UnitOfWork(conn)).save(meanwhile)
     with pytest.raises(StaleBooking):
         async with db.engine.begin() as conn:
-            await Bookings(conn).move(booking, {"column": 1})
+            await Bookings(UnitOfWork(conn)).move(
+                booking, booking.move_to(book, visit_type, nine, "staff", datetime.now(UTC))
+            )
 
 
 async def test_bk4_concurrent_rebooks_onto_one_free_slot_exactly_one_moves(db: Database) -> None:
-    time_book_id, visit_type_id = await _time_book(db)
+    book, visit_type = await _time_book(db)
+    time_book_id = book.time_book_id
     await _open(db, time_book_id, _opening(time(9), time(12), 5, [1]))
     slots = [
-        (await _slots_at(db, time_book_id, visit_type_id, 9 + i // 12, 5 * (i % 12)))[0]
-        for i in range(21)
+        (await _slots_at(db, book, visit_type, 9 + i // 12, 5 * (i % 12)))[0] for i in range(21)
     ]
     target, sources = slots[0], slots[1:]
     patients = await _patients(db, len(sources))
-    rows = [_row(time_book_id, visit_type_id, p, s) for p, s in zip(patients, sources, strict=True)]
+    rows = [_booking(book, visit_type, p, s) for p, s in zip(patients, sources, strict=True)]
     async with db.engine.begin() as conn:
+        bookings = Bookings(UnitOfWork(conn))
         for row in rows:
-            assert await Bookings(conn).take(row)
+            assert await bookings.add(row)
 
-    async def move(row: dict[str, Any]) -> bool:
+    async def move(row: Booking) -> bool:
         async with db.engine.begin() as conn:
-            return await Bookings(conn).move(
-                row,
-                {
-                    "slot_id": target["slot_id"],
-                    "start": target["start"],
-                    "end": target["end"],
-                },
+            return await Bookings(UnitOfWork(conn)).move(
+                row, row.move_to(book, visit_type, target, "staff", datetime.now(UTC))
             )
 
     results = await asyncio.gather(*(move(r) for r in rows))
@@ -314,7 +304,7 @@ async def test_bk4_concurrent_rebooks_onto_one_free_slot_exactly_one_moves(db: D
             select(func.count())
             .select_from(tables.bookings)
             .where(
-                tables.bookings.c.slot_id == target["slot_id"], tables.bookings.c.status == "booked"
+                tables.bookings.c.slot_id == target.slot_id, tables.bookings.c.status == "booked"
             )
         )
         booked = await conn.scalar(

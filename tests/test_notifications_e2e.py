@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -138,6 +139,11 @@ def visit(start: datetime, dose: int | None = 1) -> Visit:
         start=start,
         end=start + timedelta(minutes=10),
     )
+
+
+def local_time(moment: datetime) -> str:
+    """A time as the SMS names it, in the region's time zone."""
+    return f"kl {moment.astimezone(ZoneInfo('Europe/Stockholm')):%H:%M}"
 
 
 def booking(
@@ -437,9 +443,16 @@ async def test_nt3_mass_cancellation_one_sms_per_patient_with_the_units_text(
     await eventually(all_cancelled)
     await asyncio.sleep(1)  # room for any extra message to show up
     received = sent_to(sms, anna_mobile) + sent_to(sms, bo_mobile)
-    assert sorted((r["body"]["to"], r["body"]["text"]) for r in received) == sorted(
-        [(anna_mobile, unit_text), (bo_mobile, unit_text)]
-    )
+    # One SMS per patient: the unit's words, and every appointment of theirs it cancelled.
+    assert sorted(r["body"]["to"] for r in received) == sorted([anna_mobile, bo_mobile])
+    for r in received:
+        text = r["body"]["text"]
+        assert text.startswith(unit_text)
+        mine = [b for b in bookings if (b.patient_id == anna) == (r["body"]["to"] == anna_mobile)]
+        assert sorted(b.reference for b in bookings if b.reference in text) == sorted(
+            b.reference for b in mine
+        )
+        assert all(local_time(b.visit.start) in text for b in mine)
     reminders = [m for p in (anna, bo) for m in await messages_of(db, p) if m["kind"] == "reminder"]
     assert len(reminders) == 6
     assert {(m["status"], m["last_error"]) for m in reminders} == {

@@ -174,12 +174,24 @@ def test_nt3_mass_cancellation_is_one_message_per_patient_with_the_units_text() 
     assert first.message_id == second.message_id == "mass:mc-1:p-1"
     assert other.message_id == "mass:mc-1:p-2"
     assert first.kind == "mass_cancellation"
-    assert first.text == "Vaccinet har inte kommit. Vi hör av oss med ny tid. /VC Centrum"
+    # The unit's own words first, then which appointment: unit, day, time and reference.
+    assert first.text == (
+        "Vaccinet har inte kommit. Vi hör av oss med ny tid. /VC Centrum "
+        "Avbokad tid: Vårdcentralen Centrum tisdag 3 mars kl 14:30, bokningsnummer R."
+    )
+    # Sent a moment later, so one SMS can name each of the patient's cancelled times.
+    assert first.due_at > NOW
 
 
 def test_nt3_mass_cancellation_without_a_text_gets_a_plain_notice() -> None:
-    text = domain.mass_cancellation_text(visit(), None, TZ)
-    assert text.startswith("Din tid på Vårdcentralen Centrum tisdag 3 mars kl 14:30 är tyvärr")
+    text = domain.mass_cancellation_text(visit(), "VB-ABC234", None, TZ)
+    assert text.startswith("Din tid på Vårdcentralen Centrum är tyvärr avbokad")
+    assert text.endswith("Vårdcentralen Centrum tisdag 3 mars kl 14:30, bokningsnummer VB-ABC234.")
+
+
+def test_nt3_a_further_cancelled_appointment_is_named_with_its_day_time_and_reference() -> None:
+    later = domain.also_cancelled(visit(START + timedelta(days=1)), "VB-XYZ789", TZ)
+    assert later == " Även onsdag 4 mars kl 14:30, bokningsnummer VB-XYZ789."
 
 
 def reminder(start: datetime = START) -> domain.Message:

@@ -121,16 +121,28 @@ def cancelled_text(visit: Visit, reference: str, tz: tzinfo) -> str:
     )
 
 
-def mass_cancellation_text(visit: Visit, unit_message: str | None, tz: tzinfo) -> str:
-    """The unit's own words (BK-6); a plain notice if it wrote none."""
-    if unit_message and unit_message.strip():
-        return unit_message.strip()
+# A mass cancellation arrives as one event per booking; a patient's SMS waits this long so it
+# names every appointment of theirs it cancels (one SMS per patient, NT-3).
+MASS_CANCELLATION_GATHER = timedelta(seconds=3)
+
+
+def mass_cancellation_text(
+    visit: Visit, reference: str, unit_message: str | None, tz: tzinfo
+) -> str:
+    """The unit's own words (BK-6), or a plain notice if it wrote none, and which appointment
+    is cancelled: the patient may have more than one at the unit (NT-3)."""
     date, time = when(visit.start, tz)
     unit = visit.unit_name
-    return (
-        f"Din tid på {unit} {date} kl {time} är tyvärr avbokad av mottagningen. "
-        f"Boka en ny tid på 1177.se. /{unit}"
+    notice = (unit_message or "").strip() or (
+        f"Din tid på {unit} är tyvärr avbokad av mottagningen. Boka en ny tid på 1177.se."
     )
+    return f"{notice} Avbokad tid: {unit} {date} kl {time}, bokningsnummer {reference}."
+
+
+def also_cancelled(visit: Visit, reference: str, tz: tzinfo) -> str:
+    """What a patient's mass-cancellation SMS adds for each further appointment it cancels."""
+    date, time = when(visit.start, tz)
+    return f" Även {date} kl {time}, bokningsnummer {reference}."
 
 
 # --- what each booking event causes ------------------------------------------------------------
@@ -224,8 +236,8 @@ def on_booking_cancelled(
             patient_id=event.patient_id,
             booking_id=event.booking_id,
             kind="mass_cancellation",
-            text=mass_cancellation_text(event.visit, event.message, tz),
-            due_at=now,
+            text=mass_cancellation_text(event.visit, event.reference, event.message, tz),
+            due_at=now + MASS_CANCELLATION_GATHER,
             created_at=now,
         )
     return Message(

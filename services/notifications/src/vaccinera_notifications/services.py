@@ -120,9 +120,19 @@ async def booking_cancelled(
     )
     now = datetime.now(UTC)
     notice = domain.on_booking_cancelled(str(event_id), booking, now=now, tz=schedule.tz)
-    await _schedule(uow, [notice], now)
+    if not await _schedule(uow, [notice], now) and notice.kind == "mass_cancellation":
+        # The patient's SMS of this mass cancellation exists: it names this appointment too,
+        # unless it has gone out already (NT-3: one SMS per patient).
+        await store.append_to_scheduled(
+            uow.conn,
+            notice.message_id,
+            domain.also_cancelled(booking.visit, booking.reference, schedule.tz),
+            booking.reference,
+        )
 
 
-async def _schedule(uow: UnitOfWork, new: Sequence[domain.Message], now: datetime) -> None:
+async def _schedule(
+    uow: UnitOfWork, new: Sequence[domain.Message], now: datetime
+) -> list[domain.Message]:
     # The consumer span is current: the sends later join the booking's trace.
-    await store.add_messages(uow.conn, new, current_trace_headers(), now)
+    return await store.add_messages(uow.conn, new, current_trace_headers(), now)

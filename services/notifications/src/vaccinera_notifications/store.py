@@ -178,6 +178,27 @@ async def add_messages(
     return inserted
 
 
+APPEND_TO_SCHEDULED = (
+    update(messages)
+    .where(
+        m.c.message_id == bindparam("id"),
+        m.c.status == "scheduled",
+        func.strpos(m.c.text, bindparam("reference")) == 0,
+    )
+    .values(text=m.c.text + bindparam("addition"))
+)
+
+
+async def append_to_scheduled(
+    conn: AsyncConnection, message_id: str, addition: str, reference: str
+) -> bool:
+    """Add to a message not sent yet; once per booking reference (a redelivery adds nothing)."""
+    result = await conn.execute(
+        APPEND_TO_SCHEDULED, {"id": message_id, "reference": reference, "addition": addition}
+    )
+    return _count(result) > 0
+
+
 def _row(message: Message, traceparent: str | None) -> dict[str, Any]:
     return {
         "message_id": message.message_id,

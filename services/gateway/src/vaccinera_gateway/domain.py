@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -20,10 +21,17 @@ HOP_BY_HOP = frozenset(
         "upgrade",
         "host",
         "content-length",
-        # httpx hands over decoded bodies, so an upstream encoding no longer applies.
+        # The client hands over decoded bodies, so an upstream encoding no longer applies.
         "content-encoding",
     }
 )
+_HOP_BY_HOP_RAW = frozenset(h.encode("latin-1") for h in HOP_BY_HOP)
+
+# In a request target as they are: RFC 3986's unreserved and reserved characters except "#",
+# and "%" where it starts an escape. Anything else is percent-encoded; control characters are
+# refused.
+_NOT_AS_IS = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,/:;=?@\[\]%]|%(?![0-9A-Fa-f]{2})")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def upstream_path(scope: Mapping[str, Any], service: str, path: str) -> str:
@@ -36,8 +44,36 @@ def upstream_path(scope: Mapping[str, Any], service: str, path: str) -> str:
     return f"{rest}?{query}" if query else rest
 
 
+def request_target(target: str) -> str:
+    """``target`` (from :func:`upstream_path`) fit for a request line: escapes kept as they
+    came, any other character outside the URL syntax percent-encoded (a character up to U+00FF
+    stands for the byte received). ValueError for a control character."""
+    if _NOT_AS_IS.search(target) is None:
+        return target  # the usual case, no copy
+    if _CONTROL.search(target) is not None:
+        raise ValueError("control character in the address")
+    return _NOT_AS_IS.sub(_escape, target)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    raw = char.encode("latin-1") if ord(char) < 0x100 else char.encode("utf-8")
+    return "".join(f"%{b:02X}" for b in raw)
+
+
 def forwardable(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
+
+
+def forwardable_raw(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """A service's answer headers as the gateway passes them on: every occurrence kept (two
+    ``Set-Cookie`` stay two), names in lower case as ASGI has them, hop-by-hop ones dropped."""
+    out = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower not in _HOP_BY_HOP_RAW:
+            out.append((lower, value))
+    return out
 
 
 def _prefix_refs(node: Any, prefix: str) -> Any:

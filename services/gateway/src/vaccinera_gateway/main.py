@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await upstreams.client.aclose()
+            await upstreams.close()
             telemetry.shutdown()
 
     app = build_http_app(
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.telemetry = telemetry
     for router in api.routers:
         app.include_router(router)
+    app.router.routes.append(api.forward_route())
 
     async def openapi_json(_: Request) -> JSONResponse:
         # Built on demand and kept once every service answered: services may start later.

@@ -1,6 +1,7 @@
 """One error model: every 4xx names the field or rule that failed, never echoes the input;
 tokens are verified and the active assignment chosen per request (AC-1, AC-2)."""
 
+import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -114,6 +115,19 @@ async def test_ac1_missing_invalid_and_expired_tokens_are_401(
     forged = tokens.staff_token(other, Role.NURSE)
     r = await call(app, "GET", "/nurse", headers={"authorization": f"Bearer {forged}"})
     assert r.status_code == 401
+
+
+async def test_ac1_a_token_accepted_once_is_refused_when_it_expires(
+    app: FastAPI, keys: tokens.DevKeys
+) -> None:
+    """Verified tokens are remembered, but never beyond their expiry."""
+    short = tokens.staff_token(keys, Role.NURSE, ttl=2)
+    headers = {"authorization": f"Bearer {short}"}
+    assert (await call(app, "GET", "/nurse", headers=headers)).status_code == 200
+    assert (await call(app, "GET", "/nurse", headers=headers)).status_code == 200
+    await asyncio.sleep(2.5)
+    r = await call(app, "GET", "/nurse", headers=headers)
+    assert (r.status_code, r.json()["code"]) == (401, "token_expired")
 
 
 async def test_ac3_wrong_role_is_403_with_swedish_title(app: FastAPI, keys: tokens.DevKeys) -> None:

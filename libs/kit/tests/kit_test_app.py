@@ -56,21 +56,24 @@ async def bump_counter(uow: UnitOfWork, counter_id: str, amount: int) -> None:
     uow.publish(CounterBumped(counter_id=counter_id, amount=amount))
 
 
+async def apply_bump(event: TypedEnvelope[CounterBumped], uow: UnitOfWork) -> None:
+    """The consumer's handler: adds the amount to the counter's effect, or fails on ``explode``."""
+    if event.data.explode:
+        raise RuntimeError("handler bug")
+    # Deliberately not idempotent by itself: the consumer's dedup must make it so.
+    await uow.execute(
+        insert(effects)
+        .values(counter_id=event.data.counter_id, total=event.data.amount)
+        .on_conflict_do_update(
+            index_elements=["counter_id"],
+            set_={"total": effects.c.total + event.data.amount},
+        )
+    )
+
+
 def spec() -> ServiceSpec:
     def handlers(consumer: EventConsumer) -> None:
-        @consumer.on(CounterBumped)
-        async def bump(event: TypedEnvelope[CounterBumped], uow: UnitOfWork) -> None:
-            if event.data.explode:
-                raise RuntimeError("handler bug")
-            # Deliberately not idempotent by itself: the consumer's dedup must make it so.
-            await uow.execute(
-                insert(effects)
-                .values(counter_id=event.data.counter_id, total=event.data.amount)
-                .on_conflict_do_update(
-                    index_elements=["counter_id"],
-                    set_={"total": effects.c.total + event.data.amount},
-                )
-            )
+        consumer.on(CounterBumped)(apply_bump)
 
     return ServiceSpec(
         title="kit test",

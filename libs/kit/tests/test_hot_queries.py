@@ -1,5 +1,5 @@
 """The kit's hot statements use an index over large tables (issue 7 item 7): the relay's claim
-and delete, and the consumer's processed-event check, each over ≥100k rows."""
+and delete, and the consumer's processed-event claim, each over ≥100k rows."""
 
 from __future__ import annotations
 
@@ -58,6 +58,8 @@ async def test_relay_delete_of_a_published_batch_uses_the_primary_key(db: Databa
 
 
 async def test_consumer_dedup_check_uses_the_primary_key(db: Database) -> None:
-    params = {"consumer": "svc", "event_id": uuid.uuid4(), "type": "x.Y"}
+    # A batch's claim: one statement for all of its event ids.
+    ids = [uuid.uuid4() for _ in range(50)]
+    params = {"consumer": "svc", "event_ids": ids, "types": ["x.Y"] * len(ids)}
     async with db.connect() as conn:
         assert await sequential_scans(conn, MARK_PROCESSED, params) == []

@@ -87,9 +87,16 @@ class Outbox:
     async def write(self, conn: AsyncConnection, events: Sequence[DomainEvent]) -> int:
         if not events:
             return 0
-        await conn.execute(_INSERT, self.rows(events))
+        return await self.write_rows(conn, self.rows(events))
+
+    async def write_rows(self, conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> int:
+        """Rows made by ``rows()`` (possibly of several units of work sharing one transaction):
+        one insert and one NOTIFY for all of them."""
+        if not rows:
+            return 0
+        await conn.execute(_INSERT, list(rows))
         await conn.execute(_NOTIFY)
-        return len(events)
+        return len(rows)
 
 
 class OutboxRelay:

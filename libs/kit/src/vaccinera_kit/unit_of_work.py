@@ -7,6 +7,11 @@ committed together, or neither is (transactional outbox).
 
 Leaving the block normally writes the staged events to the outbox table and commits; an
 exception (or a cancelled request) rolls everything back, events included.
+
+The event consumer handles a Kafka batch in one transaction, each event's unit of work in a
+savepoint of it (``unit_of_work.batch()``, then ``batch.savepoint()`` per event): a unit of work
+that fails undoes only its own writes and events; the events of those that succeeded go to the
+outbox in one insert with one NOTIFY when the batch commits.
 """
 
 from __future__ import annotations
@@ -61,6 +66,45 @@ class UnitOfWorkFactory:
             return
         if staged:
             self.on_commit()
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[BatchOfWork]:
+        """One transaction for many units of work, each in a savepoint (``batch.savepoint()``).
+        Leaving the block normally writes the events of every unit of work that succeeded to
+        the outbox (one insert, one NOTIFY) and commits; an exception rolls everything back."""
+        async with self.db.engine.begin() as conn:
+            batch = BatchOfWork(conn, self.outbox)
+            yield batch
+            staged = await self.outbox.write_rows(conn, batch.rows)
+        if staged:
+            self.on_commit()
+
+
+class BatchOfWork:
+    """The shared transaction of ``UnitOfWorkFactory.batch()``."""
+
+    def __init__(self, conn: AsyncConnection, outbox: Outbox) -> None:
+        self.conn = conn
+        self.outbox = outbox
+        self.rows: list[dict[str, Any]] = []
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[UnitOfWork]:
+        """A unit of work inside the batch: an exception rolls back to the savepoint (its own
+        writes and staged events, nothing of the others) and propagates; ``rollback_only()``
+        does the same without an exception."""
+        uow = UnitOfWork(self.conn)
+        try:
+            async with self.conn.begin_nested():
+                yield uow
+                if uow.rollback_requested:
+                    raise _RolledBack
+        except _RolledBack:
+            return
+        # Made here, in the caller's context: the rows carry its correlation, causation and
+        # trace (each event handler of a batch has its own).
+        if uow.events:
+            self.rows.extend(self.outbox.rows(uow.events))
 
 
 class _RolledBack(Exception):

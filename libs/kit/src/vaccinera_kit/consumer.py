@@ -1,4 +1,6 @@
 """Idempotent event consumer with a dead-letter topic, one transaction per Kafka batch.
+(Over 400 lines: batching, retries, dead-lettering and redelivery share one state machine per
+batch; split apart, each part would need the others' invariants restated.)
 
 One FastStream batch subscriber per topic receives raw bytes, so a message that cannot even be
 parsed still reaches this code and can be parked instead of blocking the partition. Handlers are

@@ -53,7 +53,8 @@ class ServiceSettings(HttpSettings):
     request_deadline: float = Field(default=10.0, gt=0)
 
     consumer_max_attempts: int = Field(default=3, ge=1)
-    # Consumers per topic in one process (useful up to the topic's partitions: 3).
+    # Partitions of one poll handled side by side (useful up to the topic's partitions: 3);
+    # each partition's records in offset order.
     consumer_workers: int = Field(default=3, ge=1)
     # Commits wake the relay (in process and by NOTIFY); the poll only finds what a replica
     # that died left behind.

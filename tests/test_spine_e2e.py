@@ -69,6 +69,8 @@ async def test_http_request_event_and_consumer_share_one_trace(
     assert envelope["type"] == "identity.PatientRegistered"
     assert envelope["producer"] == "identity"
     assert envelope["correlation_id"] == correlation_id
+    # The record's correlation_id header is the envelope's, not one Kafka's client made up.
+    assert dict(record.headers)["correlation_id"] == correlation_id
     assert "Tolvan" not in record.value.decode()
 
     # One trace: the gateway's request, identity's request, the publish and booking's handling.

@@ -55,6 +55,9 @@ CLAIM = text(
 DELETE_PUBLISHED = text(f"DELETE FROM {OUTBOX} WHERE id = ANY(:ids)")
 
 
+CORRELATION_HEADER = "correlation_id"
+
+
 class Outbox:
     """Turns domain events into outbox rows inside the caller's transaction."""
 
@@ -63,7 +66,9 @@ class Outbox:
 
     def rows(self, events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
         cause = correlation.current()
-        headers = json.dumps(current_trace_headers())
+        # The Kafka record's correlation_id header is the envelope's (FastStream would make up
+        # one of its own otherwise).
+        headers = json.dumps({**current_trace_headers(), CORRELATION_HEADER: cause.correlation_id})
         rows = []
         for event in events:
             envelope = new_envelope(
@@ -187,6 +192,7 @@ class OutboxRelay:
                             row.value.encode(),
                             {
                                 **headers,
+                                CORRELATION_HEADER: row.headers.get(CORRELATION_HEADER, ""),
                                 "event_id": str(row.event_id),
                                 "event_type": row.type,
                             },

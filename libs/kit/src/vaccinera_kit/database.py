@@ -128,14 +128,19 @@ class Database:
             },
         )
 
+        # Reads run without a transaction (each statement sees what was committed when it
+        # began): no BEGIN and ROLLBACK round trips around a request's reads. Same pool.
+        self.reader: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
     async def ping(self) -> bool:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         return True
 
     def connect(self) -> AsyncConnection:
-        """A connection for reads (``async with db.connect() as conn``)."""
-        return self.engine.connect()
+        """A connection for reads (``async with db.connect() as conn``), without a
+        transaction: write in a unit of work."""
+        return self.reader.connect()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -120,15 +120,28 @@ def _authorization(op: Operation) -> Callable[..., Awaitable[None]]:
     return authorized
 
 
-def current_operation(request: Request) -> Operation:
+# Dependencies are coroutines: FastAPI runs a plain function dependency in a worker thread,
+# and that hop per request was measured in a rush (several per route).
+
+
+def _operation(request: Request) -> Operation:
     operation: Operation | None = getattr(request.state, "operation", None)
     if operation is None:
         raise RuntimeError("Only a route registered with vaccinera_kit.deps.endpoint is authorized")
     return operation
 
 
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+async def current_operation(request: Request) -> Operation:
+    return _operation(request)
+
+
 async def allowed_principal(request: Request, principal: CurrentPrincipal) -> Principal:
-    current_operation(request)  # authorized before any parameter of the route is solved
+    _operation(request)  # authorized before any parameter of the route is solved
     return principal
 
 
@@ -137,21 +150,20 @@ Allowed = Annotated[Principal, Depends(allowed_principal)]
 CurrentOperation = Annotated[Operation, Depends(current_operation)]
 
 
-def get_service(request: Request) -> Service:
-    service: Service = request.app.state.service
-    return service
+async def get_service(request: Request) -> Service:
+    return _service(request)
 
 
-def get_unit_of_work(request: Request) -> UnitOfWorkFactory:
-    return get_service(request).unit_of_work
+async def get_unit_of_work(request: Request) -> UnitOfWorkFactory:
+    return _service(request).unit_of_work
 
 
-def get_database(request: Request) -> Database:
-    return get_service(request).db
+async def get_database(request: Request) -> Database:
+    return _service(request).db
 
 
-def get_access_log(request: Request) -> AccessLog:
-    return get_service(request).access_log
+async def get_access_log(request: Request) -> AccessLog:
+    return _service(request).access_log
 
 
 # The running service, and the parts of it routes use.
@@ -161,14 +173,14 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 AccessLogDep = Annotated[AccessLog, Depends(get_access_log)]
 
 
-def settings_of(settings_class: type[S]) -> Callable[[Request], S]:
+def settings_of(settings_class: type[S]) -> Callable[[Request], Awaitable[S]]:
     """A dependency giving the service's settings as its own class:
 
     SettingsDep = Annotated[Settings, Depends(settings_of(Settings))]
     """
 
-    def get_settings(request: Request) -> S:
-        return settings_as(get_service(request).settings, settings_class)
+    async def get_settings(request: Request) -> S:
+        return settings_as(_service(request).settings, settings_class)
 
     get_settings.__name__ = f"settings_of_{settings_class.__name__}"
     return get_settings

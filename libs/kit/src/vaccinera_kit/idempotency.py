@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import and_, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vaccinera_kit.database import IDEMPOTENCY_KEYS, Database, service_metadata
 from vaccinera_kit.errors import Conflict, DomainError, ErrorDetail
@@ -72,11 +73,16 @@ class IdempotentCall:
         self.owner = owner
         self.fingerprint = fingerprint(operation, payload)
 
-    async def previous(self, db: Database) -> Any | None:
+    async def previous(self, source: Database | AsyncConnection) -> Any | None:
+        """The first answer, for a retry. On a connection the caller holds already, the read
+        costs no checkout of its own (a booking reads its time book on it anyway)."""
         if self.key is None:
             return None
-        async with db.connect() as conn:
-            row = (await conn.execute(self._where(_SELECT))).first()
+        if isinstance(source, AsyncConnection):
+            row = (await source.execute(self._where(_SELECT))).first()
+        else:
+            async with source.connect() as conn:
+                row = (await conn.execute(self._where(_SELECT))).first()
         return _answer(row, self.fingerprint)
 
     async def claim(self, uow: UnitOfWork) -> Any | None:

@@ -24,7 +24,7 @@ def _identity_client(request: Request, settings: Settings) -> httpx.AsyncClient:
     return client
 
 
-def get_context(request: Request, service: ServiceDep) -> Context:
+async def get_context(request: Request, service: ServiceDep) -> Context:
     settings = service.settings_as(Settings)
     return Context(
         unit_of_work=service.unit_of_work,

@@ -61,9 +61,9 @@ async def book(
 ) -> Answer:
     """Book a time: the first free column at that time is taken; a lost race gets 409 with the
     next free times (BK-4). Citizens answer the health declaration in the same request (BK-2)."""
-    if (answer := await call.previous(ctx.db)) is not None:
-        return dict(answer)
     async with ctx.read() as conn:
+        if (answer := await call.previous(conn)) is not None:
+            return dict(answer)
         book_ = await TimeBooks(conn).get(request.time_book_id)
         if book_ is None:
             raise NotFound(f"No time book {request.time_book_id}.")

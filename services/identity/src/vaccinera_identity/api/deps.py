@@ -11,7 +11,7 @@ from vaccinera_identity.settings import Settings
 from vaccinera_kit.deps import settings_of
 
 
-def get_register(request: Request) -> PopulationRegister:
+async def get_register(request: Request) -> PopulationRegister:
     """The population register adapter (``population_store.attach_register`` puts it there)."""
     register: PopulationRegister = request.app.state.population_register
     return register

@@ -20,6 +20,14 @@ from vaccinera_contracts.events.identity import (
     PatientRegistered,
     ProtectionChanged,
 )
+from vaccinera_contracts.events.inventory import BatchCheckedIn, StockChanged, StockLow
+from vaccinera_contracts.events.journal import (
+    DoseAdministered,
+    DoseOrdered,
+    HistoricalDoseRecorded,
+    OrderVoided,
+    VaccineRenamed,
+)
 
 EVENT_MODELS: dict[str, type[DomainEvent]] = {
     model.event_type: model
@@ -36,6 +44,14 @@ EVENT_MODELS: dict[str, type[DomainEvent]] = {
         BookingCancelled,
         ArrivalRegistered,
         HealthDeclarationSubmitted,
+        DoseOrdered,
+        OrderVoided,
+        DoseAdministered,
+        HistoricalDoseRecorded,
+        VaccineRenamed,
+        BatchCheckedIn,
+        StockChanged,
+        StockLow,
     )
 }
 
@@ -43,6 +59,7 @@ __all__ = [
     "EVENT_MODELS",
     "AccessRecorded",
     "ArrivalRegistered",
+    "BatchCheckedIn",
     "Block",
     "BlocksChanged",
     "BookingCancelled",
@@ -51,9 +68,16 @@ __all__ = [
     "Consent",
     "ConsentsChanged",
     "ContactDetailsChanged",
+    "DoseAdministered",
+    "DoseOrdered",
     "HealthDeclarationSubmitted",
+    "HistoricalDoseRecorded",
     "IdentifierChanged",
+    "OrderVoided",
     "PatientRegistered",
     "ProtectionChanged",
+    "StockChanged",
+    "StockLow",
+    "VaccineRenamed",
     "Visit",
 ]

@@ -84,6 +84,7 @@ def test_ac1_siths_token_verifies_against_jwks(
     claims = verify(idp, token)
 
     assert claims["kind"] == "staff"
+    assert claims["amr"] == ["siths"]  # services refuse staff tokens of any other method
     assert claims["sub"] == member.hsa_id
     assert claims["hsa_id"] == member.hsa_id
     assert [Assignment.model_validate(a) for a in claims["assignments"]] == list(member.assignments)
@@ -166,6 +167,7 @@ def test_ac1_bankid_token_carries_canonical_personnummer(
     claims = verify(idp, response.json()["access_token"])
 
     assert claims["kind"] == "citizen"
+    assert claims["amr"] == ["bankid"]
     assert claims["personnummer"] == canonical
     assert canonical not in claims["sub"]
 

@@ -16,10 +16,11 @@ from vaccinera_devstack import tokens
 from vaccinera_kit.auth import (
     ASSIGNMENT_HEADER,
     TokenVerifier,
+    principal_from_claims,
     require_staff,
     with_active_assignment,
 )
-from vaccinera_kit.errors import Conflict
+from vaccinera_kit.errors import Conflict, Unauthorized
 from vaccinera_kit.web import install_error_handlers
 
 
@@ -115,6 +116,64 @@ async def test_ac1_missing_invalid_and_expired_tokens_are_401(
     forged = tokens.staff_token(other, Role.NURSE)
     r = await call(app, "GET", "/nurse", headers={"authorization": f"Bearer {forged}"})
     assert r.status_code == 401
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+async def test_ac1_staff_token_without_the_siths_method_is_401(
+    app: FastAPI, keys: tokens.DevKeys
+) -> None:
+    """Staff log in with SITHS only: a staff token naming no method, or another, is refused."""
+    a = Assignment(id="a", role=Role.NURSE, unit_id="u", care_provider_id="p")
+    for amr in (None, [], ["pwd"], "otp"):
+        claims = {**tokens.staff_claims("SE-1", [a]), "amr": amr}
+        if amr is None:
+            del claims["amr"]
+        r = await call(app, "GET", "/nurse", headers=_bearer(tokens.mint(keys, claims)))
+        assert (r.status_code, r.json()["code"]) == (401, "wrong_login_method"), amr
+        assert "SITHS" in r.json()["message"]
+
+
+async def test_ac1_citizen_flow_token_claiming_staff_is_401(
+    app: FastAPI, keys: tokens.DevKeys
+) -> None:
+    """A BankID login cannot become a staff login by saying kind=staff (AC-1)."""
+    a = Assignment(id="a", role=Role.NURSE, unit_id="u", care_provider_id="p")
+    forged = (
+        # The citizen flow's claims with the kind and an assignment made up.
+        {**tokens.citizen_claims("191212121212"), "kind": "staff", "assignments": [a.model_dump()]},
+        # Staff claims, but BankID as the method; or both methods at once.
+        {**tokens.staff_claims("SE-1", [a]), "amr": ["bankid"]},
+        {**tokens.staff_claims("SE-1", [a]), "amr": ["bankid", "siths"]},
+    )
+    for claims in forged:
+        r = await call(app, "GET", "/nurse", headers=_bearer(tokens.mint(keys, claims)))
+        assert (r.status_code, r.json()["code"]) == (401, "wrong_login_method"), claims
+    # And a citizen must have logged in with BankID.
+    citizen = {**tokens.citizen_claims("191212121212"), "amr": ["siths"]}
+    with pytest.raises(Unauthorized) as refused:
+        principal_from_claims(citizen)
+    assert refused.value.code == "wrong_login_method"
+    unknown_kind = {**tokens.staff_claims("SE-1", [a]), "kind": "robot"}
+    with pytest.raises(Unauthorized) as refused:
+        principal_from_claims(unknown_kind)
+    assert refused.value.code == "token_invalid"
+
+
+async def test_ac1_siths_staff_and_bankid_citizen_tokens_pass(
+    app: FastAPI, keys: tokens.DevKeys
+) -> None:
+    r = await call(app, "GET", "/nurse", headers=_bearer(tokens.staff_token(keys, Role.NURSE)))
+    assert r.status_code == 200
+    citizen = principal_from_claims(tokens.citizen_claims("191212121212"))
+    assert (citizen.kind, citizen.personnummer) == ("citizen", "191212121212")
+    a = Assignment(id="a", role=Role.NURSE, unit_id="u", care_provider_id="p")
+    # The method may come as a single string, and with further methods beside it (e.g. pin).
+    staff = principal_from_claims({**tokens.staff_claims("SE-1", [a]), "amr": ["siths", "pin"]})
+    assert staff.is_staff
+    assert principal_from_claims({**tokens.staff_claims("SE-1", [a]), "amr": "siths"}).is_staff
 
 
 async def test_ac1_a_token_accepted_once_is_refused_when_it_expires(

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from vaccinera_contracts.roles import Assignment, Role
+from vaccinera_contracts.roles import BANKID, SITHS, Assignment, Role
 
 ISSUER = "vaccinera-dev-idp"
 AUDIENCE = "vaccinera"
@@ -101,20 +101,23 @@ def mint(
 
 
 def staff_claims(hsa_id: str, assignments: list[Assignment]) -> dict[str, Any]:
-    """A SITHS login: the HSA-id and the assignments from the HSA directory."""
+    """A SITHS login: the HSA-id and the assignments from the HSA directory; ``amr`` names the
+    method, which services require of staff (AC-1)."""
     return {
         "sub": hsa_id,
         "kind": "staff",
+        "amr": [SITHS],
         "hsa_id": hsa_id,
         "assignments": [a.model_dump(mode="json") for a in assignments],
     }
 
 
 def citizen_claims(personnummer: str) -> dict[str, Any]:
-    """A BankID login through the national portal."""
+    """A BankID login through the national portal (``amr``: BankID)."""
     return {
         "sub": f"citizen:{uuid.uuid5(uuid.NAMESPACE_OID, personnummer)}",
         "kind": "citizen",
+        "amr": [BANKID],
         "personnummer": personnummer,
     }
 

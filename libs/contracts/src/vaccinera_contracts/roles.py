@@ -49,6 +49,14 @@ class Assignment(BaseModel):
     care_provider_id: str = Field(min_length=1)
 
 
+# How the identity provider authenticated the person, in the token's ``amr`` claim (RFC 8176,
+# "authentication methods references"): staff with their SITHS card, citizens with BankID
+# (AC-1). A token's ``kind`` is believed only together with its own method.
+SITHS = "siths"
+BANKID = "bankid"
+LOGIN_METHODS: dict[str, str] = {"staff": SITHS, "citizen": BANKID}
+
+
 class Principal(BaseModel):
     """Who is calling, as proven by a verified token (AC-1)."""
 

@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
 from vaccinera_contracts.access import Operation
-from vaccinera_contracts.roles import Assignment, Principal, Role
+from vaccinera_contracts.roles import LOGIN_METHODS, Assignment, Principal, Role
 from vaccinera_kit.errors import BadRequest, Forbidden, Unauthorized
 from vaccinera_kit.settings import HttpSettings
 
@@ -111,6 +111,7 @@ class TokenVerifier:
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    ensure_login_method(claims)
     try:
         return Principal(
             kind=claims.get("kind", ""),
@@ -121,6 +122,25 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         )
     except (KeyError, ValidationError) as exc:
         raise Unauthorized("The login token lacks who you are.", code="token_invalid") from exc
+
+
+def ensure_login_method(claims: dict[str, Any]) -> None:
+    """Staff log in with SITHS only, citizens with BankID only (AC-1): the token's ``amr``
+    (RFC 8176) must name the method of its ``kind``, and not the other kind's. A token of the
+    citizen flow that claims to be staff, or one naming no method, is refused."""
+    kind = claims.get("kind")
+    required = LOGIN_METHODS.get(kind) if isinstance(kind, str) else None
+    if required is None:
+        raise Unauthorized("The login token lacks who you are.", code="token_invalid")
+    amr = claims.get("amr")
+    methods = {amr} if isinstance(amr, str) else set(amr) if isinstance(amr, list) else set()
+    others = set(LOGIN_METHODS.values()) - {required}
+    if required not in methods or methods & others:
+        how = "a SITHS card" if kind == "staff" else "BankID"
+        raise Unauthorized(
+            f"This login was not made with {how}: log in again with {how}.",
+            code="wrong_login_method",
+        )
 
 
 def bearer_token(request: Request) -> str | None:

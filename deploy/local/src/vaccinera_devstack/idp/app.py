@@ -205,6 +205,7 @@ def create_app(keys: tokens.DevKeys, *, token_ttl: int = 3600) -> FastAPI:
                 "exp",
                 "jti",
                 "kind",
+                "amr",
                 "hsa_id",
                 "assignments",
                 "personnummer",

@@ -59,6 +59,14 @@ def test_nt1_confirmation_has_unit_time_reference_and_code_in_swedish() -> None:
     )
 
 
+def test_ac5_views_mask_the_manage_code_and_know_the_unit() -> None:
+    messages = domain.on_booking_scheduled(EVENT, created(), now=NOW, tz=TZ, lead_hours=LEADS)
+    assert {m.unit_id for m in messages} == {"unit-centrum"}
+    view = domain.shown(messages[0].text)
+    assert "4711" not in view
+    assert "Bokningsnummer VX7K2M, kod ******." in view
+
+
 def test_nt1_summer_time_is_shown_as_local_time() -> None:
     assert domain.when(datetime(2026, 7, 10, 6, 5, tzinfo=UTC), TZ) == ("fredag 10 juli", "08:05")
 

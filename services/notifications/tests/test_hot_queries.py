@@ -102,6 +102,8 @@ async def test_sms_claim_finds_due_and_abandoned_messages_by_their_partial_index
 async def test_a_patients_messages_come_from_the_patient_index(db: Database) -> None:
     async with db.connect() as conn:
         assert await sequential_scans(conn, store.PATIENT_MESSAGES, {"patient": "p-4711"}) == []
+        at_unit = {"patient": "p-4711", "unit": "unit-centrum"}
+        assert await sequential_scans(conn, store.PATIENT_MESSAGES_AT_UNIT, at_unit) == []
 
 
 async def test_a_bookings_reminders_to_withdraw_come_from_the_booking_index(

@@ -122,6 +122,7 @@ async def test_nt4_a_message_exists_once_per_trigger(db: Database) -> None:
         text="Välkommen",
         due_at=now,
         created_at=now,
+        unit_id="unit-centrum",
     )
     async with db.engine.begin() as conn:
         assert await store.add_messages(conn, [message], {"traceparent": "00-ab-cd-01"}, now) == [
@@ -129,10 +130,37 @@ async def test_nt4_a_message_exists_once_per_trigger(db: Database) -> None:
         ]
     async with db.engine.begin() as conn:
         assert await store.add_messages(conn, [message], {}, now) == []
-        rows = await store.patient_messages(conn, message.patient_id)
-    assert [(r.message_id, r.status, r.attempts) for r in rows] == [
-        (message.message_id, "scheduled", 0)
+        rows = await store.patient_messages(conn, message.patient_id, unit_id=None)
+    assert [(r.message_id, r.unit_id, r.status, r.attempts) for r in rows] == [
+        (message.message_id, "unit-centrum", "scheduled", 0)
     ]
+
+
+async def test_ac5_staff_see_the_messages_of_their_unit_only(db: Database) -> None:
+    now, patient = datetime.now(UTC), f"p-{uuid.uuid4()}"
+    here, there = (
+        domain.Message(
+            message_id=f"{uuid.uuid4()}:confirmation",
+            event_id=str(uuid.uuid4()),
+            patient_id=patient,
+            booking_id=f"b-{uuid.uuid4()}",
+            kind="confirmation",
+            text="Välkommen",
+            due_at=now,
+            created_at=now,
+            unit_id=unit,
+        )
+        for unit in ("unit-centrum", "unit-motala")
+    )
+    async with db.engine.begin() as conn:
+        await store.add_messages(conn, [here, there], {}, now)
+    async with db.connect() as conn:
+        at_centrum = await store.patient_messages(conn, patient, unit_id="unit-centrum")
+        at_other = await store.patient_messages(conn, patient, unit_id="unit-elsewhere")
+        everything = await store.patient_messages(conn, patient, unit_id=None)
+    assert [r.message_id for r in at_centrum] == [here.message_id]
+    assert at_other == []
+    assert {r.message_id for r in everything} == {here.message_id, there.message_id}
 
 
 async def test_a_number_arriving_makes_the_messages_waiting_for_it_due(db: Database) -> None:

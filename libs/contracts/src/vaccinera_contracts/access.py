@@ -239,6 +239,7 @@ class Ops:
         "/patients/{patient_id}/messages",
         "See the text messages sent to a patient",
         ALL_STAFF,
+        citizen=True,
     )
     # booking
     WHOAMI = _op(

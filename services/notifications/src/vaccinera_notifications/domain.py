@@ -9,6 +9,7 @@ even hold them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -56,6 +57,9 @@ class Message:
     created_at: datetime
     # Reminders: the visit start they remind of, compared with the booking when sent.
     visit_start: datetime | None = None
+    # The unit of the booking it is about: staff see a patient's messages only from the unit
+    # of their active assignment (AC-5).
+    unit_id: str | None = None
 
 
 # --- deterministic ids -------------------------------------------------------------------------
@@ -121,6 +125,17 @@ def cancelled_text(visit: Visit, reference: str, tz: tzinfo) -> str:
     )
 
 
+# What the API shows of a text: the manage code masked, for staff and patient alike (the
+# patient has it in the SMS). Whoever holds the reference and the code can rebook or cancel
+# the time anonymously, so no screen may show it.
+CODE_MASK = "******"
+_CODE = re.compile(r"(?<=kod )\d+")
+
+
+def shown(text: str) -> str:
+    return _CODE.sub(CODE_MASK, text)
+
+
 # A mass cancellation arrives as one event per booking; a patient's SMS waits this long so it
 # names every appointment of theirs it cancels (one SMS per patient, NT-3).
 MASS_CANCELLATION_GATHER = timedelta(seconds=3)
@@ -178,6 +193,7 @@ def reminders(
                     due_at=due,
                     created_at=now,
                     visit_start=visit.start,
+                    unit_id=visit.unit_id,
                 )
             )
     return out
@@ -208,6 +224,7 @@ def on_booking_scheduled(
         text=text,
         due_at=now,
         created_at=now,
+        unit_id=event.visit.unit_id,
     )
     return [
         notice,
@@ -239,6 +256,7 @@ def on_booking_cancelled(
             text=mass_cancellation_text(event.visit, event.reference, event.message, tz),
             due_at=now + MASS_CANCELLATION_GATHER,
             created_at=now,
+            unit_id=event.visit.unit_id,
         )
     return Message(
         message_id=message_id(event_id, "cancelled"),
@@ -249,6 +267,7 @@ def on_booking_cancelled(
         text=cancelled_text(event.visit, event.reference, tz),
         due_at=now,
         created_at=now,
+        unit_id=event.visit.unit_id,
     )
 
 

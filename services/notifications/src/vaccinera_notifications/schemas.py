@@ -8,15 +8,18 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from vaccinera_notifications.domain import Kind, Status
+from vaccinera_notifications.domain import Kind, Status, shown
 from vaccinera_notifications.store import MessageRow
 
 
 class MessageOut(BaseModel):
     message_id: str
     booking_id: str
+    # The unit of the booking the message is about (AC-5: staff see only their unit's).
+    unit_id: str | None
     kind: Kind
     status: Status
+    # As sent, with the booking's manage code masked ("kod ******").
     text: str
     due_at: datetime
     sent_at: datetime | None
@@ -37,9 +40,10 @@ def to_messages_out(patient_id: str, rows: Iterable[MessageRow]) -> MessagesOut:
             MessageOut(
                 message_id=r.message_id,
                 booking_id=r.booking_id,
+                unit_id=r.unit_id,
                 kind=r.kind,
                 status=r.status,
-                text=r.text,
+                text=shown(r.text),
                 due_at=r.due_at,
                 sent_at=r.sent_at,
                 attempts=r.attempts,

@@ -25,9 +25,11 @@ from vaccinera_contracts.events import (
 )
 from vaccinera_contracts.roles import Principal
 from vaccinera_kit.access_log import AccessLog
+from vaccinera_kit.errors import Forbidden
 from vaccinera_kit.telemetry import current_trace_headers
 from vaccinera_kit.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from vaccinera_notifications import domain, store
+from vaccinera_notifications.identity import Identity
 from vaccinera_notifications.settings import Settings
 from vaccinera_notifications.store import MessageRow
 
@@ -48,11 +50,25 @@ class Schedule:
 
 
 async def patient_messages(
-    unit_of_work: UnitOfWorkFactory, access: AccessLog, principal: Principal, patient_id: str
+    unit_of_work: UnitOfWorkFactory,
+    access: AccessLog,
+    identity: Identity,
+    principal: Principal,
+    patient_id: str,
 ) -> list[MessageRow]:
-    """The patient's messages, oldest first; the read is recorded (ID-7) in its transaction."""
+    """The patient's messages, oldest first; the read is recorded (ID-7) in its transaction.
+    Staff see those about bookings at the unit of their active assignment (AC-5); a citizen
+    sees all of their own, and only their own (identity says whose record the login is)."""
+    if principal.is_staff and principal.active_assignment is not None:
+        unit_id: str | None = principal.active_assignment.unit_id
+    elif principal.kind == "citizen":
+        if await identity.my_patient_id() != patient_id:
+            raise Forbidden("You can only see your own messages.", code="not_your_data")
+        unit_id = None
+    else:
+        raise Forbidden("Only staff and the patient may see these messages.")
     async with unit_of_work() as uow:
-        rows = await store.patient_messages(uow.conn, patient_id)
+        rows = await store.patient_messages(uow.conn, patient_id, unit_id=unit_id)
         uow.publish(access.event(principal, Ops.LIST_MESSAGES, patient_id))
     return rows
 

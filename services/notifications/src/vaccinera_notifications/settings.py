@@ -10,6 +10,10 @@ from vaccinera_kit.settings import ServiceSettings
 class Settings(ServiceSettings):
     service_name: str = "notifications"
 
+    # Identity: whose record a citizen's login is (AC-5).
+    identity_url: str = "http://127.0.0.1:8001"
+    identity_timeout_seconds: float = Field(default=5.0, gt=0)
+
     # The SMS provider (locally the stand-in of vaccinera_devstack).
     sms_provider_url: str = "http://127.0.0.1:18081"
     sms_sender: str = Field(default="Vaccinera", min_length=1, max_length=11)

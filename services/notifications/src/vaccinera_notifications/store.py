@@ -210,6 +210,7 @@ def _row(message: Message, traceparent: str | None) -> dict[str, Any]:
         "due_at": message.due_at,
         "created_at": message.created_at,
         "visit_start": message.visit_start,
+        "unit_id": message.unit_id,
         "status": "scheduled",
         "attempts": 0,
         "next_attempt_at": message.due_at,
@@ -275,6 +276,7 @@ PATIENT_MESSAGES = (
     select(
         m.c.message_id,
         m.c.booking_id,
+        m.c.unit_id,
         m.c.kind,
         m.c.status,
         m.c.text,
@@ -287,6 +289,8 @@ PATIENT_MESSAGES = (
     .order_by(m.c.due_at, m.c.message_id)
     .limit(PATIENT_PAGE)
 )
+# Staff see the patient's messages about bookings at their active assignment's unit (AC-5).
+PATIENT_MESSAGES_AT_UNIT = PATIENT_MESSAGES.where(m.c.unit_id == bindparam("unit"))
 
 
 @dataclass(frozen=True)
@@ -295,6 +299,7 @@ class MessageRow:
 
     message_id: str
     booking_id: str
+    unit_id: str | None
     kind: Kind
     status: Status
     text: str
@@ -304,9 +309,17 @@ class MessageRow:
     last_error: str | None
 
 
-async def patient_messages(conn: AsyncConnection, patient_id: str) -> list[MessageRow]:
-    """The patient's messages, oldest first."""
-    result = await conn.execute(PATIENT_MESSAGES, {"patient": patient_id})
+async def patient_messages(
+    conn: AsyncConnection, patient_id: str, *, unit_id: str | None
+) -> list[MessageRow]:
+    """The patient's messages, oldest first: about bookings at ``unit_id`` only, or all of
+    them with ``unit_id=None`` (the patient's own view)."""
+    if unit_id is None:
+        result = await conn.execute(PATIENT_MESSAGES, {"patient": patient_id})
+    else:
+        result = await conn.execute(
+            PATIENT_MESSAGES_AT_UNIT, {"patient": patient_id, "unit": unit_id}
+        )
     return [MessageRow(**row._mapping) for row in result]
 
 

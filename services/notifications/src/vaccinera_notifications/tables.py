@@ -70,6 +70,9 @@ messages = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # Reminders: the visit start they remind of, compared with the booking when sent.
     Column("visit_start", DateTime(timezone=True), nullable=True),
+    # The unit of the booking (the event's ``visit.unit_id``): staff see only their unit's
+    # messages (AC-5). None only for rows from before revision 0002: shown to no staff.
+    Column("unit_id", Text, nullable=True),
     Column("status", Text, nullable=False, server_default=text("'scheduled'")),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),

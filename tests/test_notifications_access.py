@@ -4,9 +4,11 @@ patient their own. The code reaches the SMS provider and nobody else."""
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -14,11 +16,13 @@ import pytest
 from tests.booking_support import book_for, local, make_time_book
 from tests.conftest import citizen_headers, staff_headers
 from vaccinera_contracts.roles import Role
+from vaccinera_contracts.topics import BOOKING
 from vaccinera_devstack import tokens
-from vaccinera_devstack.platform import Platform
+from vaccinera_devstack.platform import SERVICE_MODULES, Platform
 from vaccinera_devstack.standins import StandIn
-from vaccinera_devstack.testing import eventually
+from vaccinera_devstack.testing import dump_databases, eventually, read_everything
 from vaccinera_identity.population import SyntheticRegister
+from vaccinera_kit.sealed import Opener
 
 pytestmark = pytest.mark.infra
 
@@ -64,11 +68,22 @@ async def citizen_with_mobile(
     return patient_id, me, r.json()["contact"]["mobile"]
 
 
-async def test_ac5_messages_stay_at_the_unit_and_the_code_stays_with_the_patient(
-    gw: httpx.AsyncClient, platform: Platform, sms: StandIn
-) -> None:
+@dataclass(frozen=True)
+class Booked:
+    patient_id: str
+    me: dict[str, str]
+    mobile: str
+    booking_id: str
+    reference: str
+    code: str  # from the SMS the patient got
+
+
+async def booked_and_texted(
+    gw: httpx.AsyncClient, platform: Platform, sms: StandIn, seed: int
+) -> Booked:
+    """A citizen with a mobile, booked by a nurse at unit-centrum, and the confirmation SMS."""
     book = await make_time_book(gw, platform, columns=1)  # at unit-centrum
-    patient_id, me, mobile = await citizen_with_mobile(gw, platform, seed=9101)
+    patient_id, me, mobile = await citizen_with_mobile(gw, platform, seed=seed)
     nurse = staff_headers(platform, Role.NURSE)
     r = await book_for(
         gw, nurse, book.time_book_id, book.dose1, local(book.day, 10).isoformat(), patient_id
@@ -90,7 +105,15 @@ async def test_ac5_messages_stay_at_the_unit_and_the_code_stays_with_the_patient
     (text,) = confirmation_texts()
     found = CODE.search(text)
     assert found, text  # the patient's SMS carries the code
-    code = found.group(1)
+    return Booked(patient_id, me, mobile, r.json()["booking_id"], reference, found.group(1))
+
+
+async def test_ac5_messages_stay_at_the_unit_and_the_code_stays_with_the_patient(
+    gw: httpx.AsyncClient, platform: Platform, sms: StandIn
+) -> None:
+    booked = await booked_and_texted(gw, platform, sms, seed=9101)
+    patient_id, me, mobile = booked.patient_id, booked.me, booked.mobile
+    reference, code = booked.reference, booked.code
     path = f"/api/notifications/patients/{patient_id}/messages"
 
     # Staff of another care provider, and of another unit of the same provider: nothing.
@@ -122,3 +145,60 @@ async def test_ac5_messages_stay_at_the_unit_and_the_code_stays_with_the_patient
     _, other, _ = await citizen_with_mobile(gw, platform, seed=9102)
     r = await gw.get(path, headers=other)
     assert (r.status_code, r.json()["code"]) == (403, "not_your_data")
+
+
+def standalone(code: str) -> re.Pattern[str]:
+    """The code as a token of its own (not a piece of a longer number, an id or a fraction of
+    a second), or right after "kod"."""
+    return re.compile(rf"(?<![\w.:-]){code}(?![\w-])|kod {code}")
+
+
+async def test_issue9_the_manage_code_reaches_the_sms_provider_and_nothing_else(
+    gw: httpx.AsyncClient, platform: Platform, sms: StandIn
+) -> None:
+    booked = await booked_and_texted(gw, platform, sms, seed=9103)
+    needle = standalone(booked.code)
+
+    # The BookingCreated record on Kafka carries the code sealed, never in clear.
+    records = await read_everything(platform.infra.kafka_bootstrap)
+    (created,) = [
+        json.loads(r.value)
+        for r in records
+        if r.topic == BOOKING
+        and r.headers.get("event_type") == "booking.BookingCreated"
+        and booked.booking_id.encode() in r.value
+    ]
+    assert "manage_code" not in created["data"]
+    assert created["data"]["sealed_manage_code"].startswith("rsa-oaep-256.")
+    assert not re.search(r"(?<![\w.])\d{6}(?!\w)", json.dumps(created["data"]["visit"]))
+    # Sealed to notifications' key, for this booking only.
+    opener = Opener.from_file(platform.manage_code_keys.private_pem)
+    sealed = created["data"]["sealed_manage_code"]
+    assert opener.open(sealed, context=booked.booking_id) == booked.code
+
+    # Nowhere else: no record of any topic, no row of any database, no log line.
+    on_kafka = "\n".join(r.value.decode(errors="replace") + json.dumps(r.headers) for r in records)
+    assert not needle.search(on_kafka)
+    # The platform's databases (other tests' scratch databases hold made-up numbers).
+    platform_databases = tuple(f"vaccinera_{s.replace('-', '_')}." for s in SERVICE_MODULES)
+    rows = [
+        line
+        for line in (await dump_databases(platform.infra.admin_url)).splitlines()
+        if line.startswith(platform_databases)
+    ]
+    assert any(line.startswith("vaccinera_notifications.") for line in rows)
+    assert not needle.search("\n".join(rows))
+    folders = {platform.base_dir / "logs", platform.infra.base_dir / "logs"}
+    logs = "\n".join(
+        p.read_text(errors="replace") for folder in folders for p in folder.glob("*.log")
+    )
+    assert not needle.search(logs)
+    # No staff screen shows it either.
+    for role in Role:
+        r = await gw.get(
+            f"/api/notifications/patients/{booked.patient_id}/messages",
+            headers=staff_headers(platform, role),
+        )
+        assert r.status_code == 200, (role, r.text)
+        assert not needle.search(r.text), role
+        assert "kod ******" in r.text

@@ -40,6 +40,7 @@ from vaccinera_devstack.process import ManagedProcess, free_port
 from vaccinera_devstack.standins import RequestRecord, StandIn
 from vaccinera_devstack.testing import eventually
 from vaccinera_kit.database import PROCESSED_EVENTS, Database, service_metadata
+from vaccinera_kit.sealed import Sealer
 from vaccinera_notifications.tables import bookings as booking_states
 from vaccinera_notifications.tables import contacts, messages
 
@@ -146,14 +147,27 @@ def local_time(moment: datetime) -> str:
     return f"kl {moment.astimezone(ZoneInfo('Europe/Stockholm')):%H:%M}"
 
 
+# Booking seals each manage code to notifications' public key (the platform's dev key pair);
+# the codes in clear, by booking id, for the tests to look for.
+SEALER: list[Sealer] = []
+CODES: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sealer(platform: Platform) -> None:
+    SEALER[:] = [Sealer.from_file(platform.manage_code_keys.public_pem)]
+
+
 def booking(
     patient_id: str, start: datetime, dose: int | None = 1, booking_id: str | None = None
 ) -> BookingCreated:
+    booking_id = booking_id or f"b-{uuid.uuid4()}"
+    code = CODES[booking_id] = f"{random.randrange(10**6):06d}"
     return BookingCreated(
         patient_id=patient_id,
-        booking_id=booking_id or f"b-{uuid.uuid4()}",
+        booking_id=booking_id,
         reference=f"R{random.randrange(10**6):06d}",
-        manage_code=f"{random.randrange(10**4):04d}",
+        sealed_manage_code=SEALER[0].seal(code, context=booking_id),
         visit=visit(start, dose),
         booked_by="citizen",
     )
@@ -169,6 +183,10 @@ async def with_contact(
         return row is not None and row["mobile"] == mobile
 
     await eventually(projected)
+
+
+def confirmation_row_fields(row: Row) -> str:
+    return " ".join(str(v) for v in row.values())
 
 
 async def one(db: Database, table: Any, *where: Any) -> Row | None:
@@ -234,9 +252,13 @@ async def test_nt1_confirmation_reminders_rebooking_and_cancellation(
     assert record["headers"]["idempotency-key"] == f"{created_id}:confirmation"
     assert record["body"]["sender"] == "Vaccinera"
     text = record["body"]["text"]
-    assert text == confirmation["text"]
+    code = CODES[created.booking_id]
+    # The code, sealed in the event and in the row, is put in only for the provider.
+    assert text == confirmation["text"].replace("{kod}", code)
+    assert code not in confirmation["text"] and code not in confirmation_row_fields(confirmation)
+    assert confirmation["sealed_code"] is None  # not kept once sent
     assert text.startswith(f"Välkommen till {UNIT} ")
-    assert f"Bokningsnummer {created.reference}, kod {created.manage_code}." in text
+    assert f"Bokningsnummer {created.reference}, kod {code}." in text
     assert confirmation["provider_message_id"] and confirmation["sent_at"]
     # The send joins the trace of the event's handling.
     trace_id = record["headers"]["traceparent"].split("-")[1]
@@ -311,6 +333,9 @@ async def test_nt1_confirmation_reminders_rebooking_and_cancellation(
         ("reminder", "withdrawn"): 4,
     }
     assert all(mobile not in str(m) for m in listed)
+    assert code not in r.text
+    (shown,) = [m["text"] for m in listed if m["kind"] == "confirmation"]
+    assert f"Bokningsnummer {created.reference}, kod ******." in shown
 
 
 async def test_nt1_reminder_goes_out_when_due_and_not_for_other_visits(
@@ -329,7 +354,7 @@ async def test_nt1_reminder_goes_out_when_due_and_not_for_other_visits(
     assert kinds == {"confirmation": 2, "reminder": 1}
     texts = [r["body"]["text"] for r in sent_to(sms, mobile)]
     assert sum(t.startswith("Påminnelse: välkommen till") for t in texts) == 1
-    assert dose2.manage_code not in reminder["text"]
+    assert CODES[dose2.booking_id] not in reminder["text"] and reminder["sealed_code"] is None
     assert not await one(db, messages, messages.c.message_id == f"{other_id}:reminder-2h")
 
 

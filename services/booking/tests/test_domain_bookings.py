@@ -38,6 +38,7 @@ from vaccinera_contracts.events import (
 from vaccinera_contracts.identifiers import IdentifierKind
 from vaccinera_contracts.roles import Assignment, Principal, Role
 from vaccinera_kit.errors import Conflict, DomainError, Forbidden
+from vaccinera_kit.sealed import Opener, Sealer, generate_pem_pair
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # Sunday noon
 MONDAY_0800 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # 08:00 in Stockholm
@@ -52,6 +53,9 @@ CONSULTATION = VisitType("vt-long", "Konsultation före vaccination", "Övrigt",
 DOCTOR_VISIT = VisitType("vt-doc", "Läkarbedömning", "Övrigt", "doctor", 15)
 
 PATIENT = Patient("pat-1", IdentifierKind.PERSONNUMMER, PERSONNUMMER, protected=False)
+# Notifications' key pair: booking seals each manage code to the public half.
+_PRIVATE, _PUBLIC = generate_pem_pair(bits=2048)
+SEALER, OPENER = Sealer(_PUBLIC), Opener(_PRIVATE)
 
 
 def time_book(time_book_id: str = "tb-1", unit_id: str = "unit-1") -> TimeBook:
@@ -100,6 +104,7 @@ def booked(
         slot=at or slot(),
         booked_by=booked_by,
         now=NOW,
+        sealer=SEALER,
     )
 
 
@@ -118,13 +123,15 @@ def test_bk2_booking_records_exactly_one_booking_created_event() -> None:
     assert booking.status == "booked"
 
 
-def test_bk2_the_manage_code_goes_in_the_event_and_only_its_hash_is_kept() -> None:
+def test_bk2_the_manage_code_goes_sealed_in_the_event_and_only_its_hash_is_kept() -> None:
     booking = booked()
     event = booking.events[0]
     assert isinstance(event, BookingCreated)
-    assert re.fullmatch(r"\d{6}", event.manage_code)
-    assert booking.code_hash == code_hash("bk-1", event.manage_code)
-    assert event.manage_code not in booking.code_hash
+    code = OPENER.open(event.sealed_manage_code, context="bk-1")  # as the SMS sender does
+    assert re.fullmatch(r"\d{6}", code)
+    assert booking.code_hash == code_hash("bk-1", code)
+    assert code not in booking.code_hash
+    assert code not in event.model_dump_json()  # the event holds it sealed only
 
 
 def test_bk2_reference_is_vb_and_six_unambiguous_characters() -> None:
@@ -448,7 +455,7 @@ def test_bk11_arrival_for_a_cancelled_booking_is_refused() -> None:
 def manage_code(booking: Booking) -> str:
     event = booking.events[0]
     assert isinstance(event, BookingCreated)
-    return event.manage_code
+    return OPENER.open(event.sealed_manage_code, context=booking.booking_id)
 
 
 def wrong_code(code: str) -> str:
@@ -518,6 +525,7 @@ def test_bk3_staff_book_protected_and_reserve_number_patients() -> None:
         slot=slot(),
         booked_by="staff",
         now=NOW,
+        sealer=SEALER,
     )
     assert booking.patient_id == "pat-2"
     assert booking.booked_by == "staff"

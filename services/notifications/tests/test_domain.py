@@ -20,6 +20,8 @@ START = datetime(2026, 3, 3, 13, 30, tzinfo=UTC)
 LEADS = [24.0, 2.0]
 EVENT = "6f1c2d9e-0000-4000-8000-000000000001"
 PERSONNUMMER = re.compile(r"\d{6,8}[-+]?\d{4}")
+# The manage code 047110 as booking seals it (to notifications' key; opaque here).
+SEALED = "rsa-oaep-256.0123456789abcdef.c2VhbGVk"
 
 
 def visit(start: datetime = START, dose: int | None = 1) -> Visit:
@@ -40,7 +42,7 @@ def created(v: Visit | None = None) -> BookingCreated:
         patient_id="p-1",
         booking_id="b-1",
         reference="VX7K2M",
-        manage_code="4711",
+        sealed_manage_code=SEALED,
         visit=v or visit(),
         booked_by="citizen",
     )
@@ -52,9 +54,11 @@ def test_nt1_confirmation_has_unit_time_reference_and_code_in_swedish() -> None:
     assert confirmation.kind == "confirmation"
     assert confirmation.message_id == f"{EVENT}:confirmation"
     assert confirmation.due_at == NOW
-    assert confirmation.text == (
+    # The code stays sealed beside the text; the sender puts it in when it sends.
+    assert confirmation.sealed_code == SEALED
+    assert domain.compose(confirmation.text, "047110") == (
         "Välkommen till Vårdcentralen Centrum tisdag 3 mars kl 14:30 för Covid-19 dos 1. "
-        "Bokningsnummer VX7K2M, kod 4711. Avboka eller omboka på 1177.se eller med "
+        "Bokningsnummer VX7K2M, kod 047110. Avboka eller omboka på 1177.se eller med "
         "bokningsnumret och koden. /Vårdcentralen Centrum"
     )
 
@@ -62,9 +66,12 @@ def test_nt1_confirmation_has_unit_time_reference_and_code_in_swedish() -> None:
 def test_ac5_views_mask_the_manage_code_and_know_the_unit() -> None:
     messages = domain.on_booking_scheduled(EVENT, created(), now=NOW, tz=TZ, lead_hours=LEADS)
     assert {m.unit_id for m in messages} == {"unit-centrum"}
-    view = domain.shown(messages[0].text)
-    assert "4711" not in view
-    assert "Bokningsnummer VX7K2M, kod ******." in view
+    assert "Bokningsnummer VX7K2M, kod ******." in domain.shown(messages[0].text)
+    # A text stored before codes were sealed is masked too.
+    assert domain.shown("Bokningsnummer VX7K2M, kod 047110. Avboka") == (
+        "Bokningsnummer VX7K2M, kod ******. Avboka"
+    )
+    assert all(m.sealed_code is None for m in messages[1:])  # reminders have no code
 
 
 def test_nt1_summer_time_is_shown_as_local_time() -> None:
@@ -80,7 +87,7 @@ def test_nt1_texts_never_hold_name_identifier_or_patient_id() -> None:
         assert "p-1" not in text
         assert not PERSONNUMMER.search(text)
     # Reminders never repeat the manage code: it reaches only the confirmation.
-    assert all("4711" not in t for t in texts[1:])
+    assert all(domain.CODE_PLACEHOLDER not in t for t in texts[1:])
 
 
 def test_nt1_reminders_24h_and_2h_before_dose_visits() -> None:

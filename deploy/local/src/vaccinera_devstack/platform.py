@@ -19,6 +19,7 @@ from vaccinera_devstack import tokens
 from vaccinera_devstack.idp.server import IdentityProviderServer
 from vaccinera_devstack.infra import Infrastructure, Ports
 from vaccinera_devstack.process import ManagedProcess, free_port
+from vaccinera_devstack.sealing_keys import SealingKeys, ensure_manage_code_keys
 
 SERVICE_MODULES: dict[str, str] = {
     "identity": "vaccinera_identity.main",
@@ -72,12 +73,15 @@ class Platform:
     infra: Infrastructure = field(init=False)
     processes: dict[str, ManagedProcess] = field(init=False, default_factory=dict)
     keys: tokens.DevKeys = field(init=False)
+    # Booking seals each manage code to notifications' public key (issue 9).
+    manage_code_keys: SealingKeys = field(init=False)
 
     def __post_init__(self) -> None:
         self.infra = self.shared_infra or Infrastructure(
             self.base_dir, self.ports.infra, topics=all_topics()
         )
         self.keys = tokens.ensure_keys(self.base_dir / "keys")
+        self.manage_code_keys = ensure_manage_code_keys(self.base_dir / "keys")
         self.idp = IdentityProviderServer(
             self.ports.idp, self.base_dir / "keys", self.base_dir / "logs" / "idp.log"
         )
@@ -104,6 +108,10 @@ class Platform:
             **self.extra_env,
             **self.service_env_overrides.get(name, {}),
         }
+        if name == "booking":
+            env["VACCINERA_MANAGE_CODE_PUBLIC_KEY_FILE"] = str(self.manage_code_keys.public_pem)
+        if name == "notifications":
+            env["VACCINERA_MANAGE_CODE_PRIVATE_KEY_FILE"] = str(self.manage_code_keys.private_pem)
         if self.spans_dir is not None:
             env["VACCINERA_OTEL_EXPORTER"] = "console"
             env["VACCINERA_OTEL_CONSOLE_PATH"] = str(self.spans_dir / f"{name}.jsonl")

@@ -2,7 +2,20 @@
 
 from vaccinera_booking import api, handlers, store, tables
 from vaccinera_booking.settings import Settings
-from vaccinera_kit.app import ServiceSpec, run, service_factory
+from vaccinera_kit.app import Service, ServiceSpec, run, service_factory
+from vaccinera_kit.sealed import Sealer
+
+
+def setup(service: Service) -> None:
+    """The key every new manage code is sealed to (notifications' public key, issue 9)."""
+    key_file = service.settings_as(Settings).manage_code_public_key_file
+    if key_file is None:
+        raise RuntimeError(
+            "booking needs VACCINERA_MANAGE_CODE_PUBLIC_KEY_FILE: the public key manage codes "
+            "are sealed to (the SMS sender holds its private half)"
+        )
+    service.app.state.manage_code_sealer = Sealer.from_file(key_file)
+
 
 SPEC = ServiceSpec.from_modules(
     "Vaccinera Booking",
@@ -11,6 +24,7 @@ SPEC = ServiceSpec.from_modules(
     tables=tables,
     store=store,
     handlers=handlers,
+    setup=setup,
 )
 
 create_service = service_factory(SPEC, Settings)

@@ -60,6 +60,8 @@ class Message:
     # The unit of the booking it is about: staff see a patient's messages only from the unit
     # of their active assignment (AC-5).
     unit_id: str | None = None
+    # A confirmation: the manage code sealed to this service's key, for ``CODE_PLACEHOLDER``.
+    sealed_code: str | None = None
 
 
 # --- deterministic ids -------------------------------------------------------------------------
@@ -87,14 +89,25 @@ def when(moment: datetime, tz: tzinfo) -> tuple[str, str]:
     return f"{WEEKDAYS[local.weekday()]} {local.day} {MONTHS[local.month - 1]}", f"{local:%H:%M}"
 
 
-def confirmation_text(visit: Visit, reference: str, code: str, tz: tzinfo) -> str:
+# Where the manage code goes in a stored text. The code itself is kept only sealed (to this
+# service's key, ``Message.sealed_code``); the sender opens it and puts it in the text in the
+# request to the SMS provider, nowhere else (issue 9).
+CODE_PLACEHOLDER = "{kod}"
+
+
+def confirmation_text(visit: Visit, reference: str, tz: tzinfo) -> str:
     date, time = when(visit.start, tz)
     unit = visit.unit_name
     return (
         f"Välkommen till {unit} {date} kl {time} för {visit.visit_type_name}. "
-        f"Bokningsnummer {reference}, kod {code}. "
+        f"Bokningsnummer {reference}, kod {CODE_PLACEHOLDER}. "
         f"Avboka eller omboka på 1177.se eller med bokningsnumret och koden. /{unit}"
     )
+
+
+def compose(text: str, code: str | None) -> str:
+    """The text as the patient receives it: the opened code in its place."""
+    return text if code is None else text.replace(CODE_PLACEHOLDER, code)
 
 
 def reminder_text(visit: Visit, reference: str, tz: tzinfo) -> str:
@@ -129,11 +142,12 @@ def cancelled_text(visit: Visit, reference: str, tz: tzinfo) -> str:
 # patient has it in the SMS). Whoever holds the reference and the code can rebook or cancel
 # the time anonymously, so no screen may show it.
 CODE_MASK = "******"
+# A clear code in a text stored before the code was sealed (revision 0003 masked them).
 _CODE = re.compile(r"(?<=kod )\d+")
 
 
 def shown(text: str) -> str:
-    return _CODE.sub(CODE_MASK, text)
+    return _CODE.sub(CODE_MASK, text.replace(CODE_PLACEHOLDER, CODE_MASK))
 
 
 # A mass cancellation arrives as one event per booking; a patient's SMS waits this long so it
@@ -208,11 +222,13 @@ def on_booking_scheduled(
     lead_hours: Iterable[float],
 ) -> list[Message]:
     """A notice now and reminders for the booked time: for a new booking the confirmation
-    (with the reference and the manage code), for a moved one the rebook notice (its old
-    reminders are withdrawn)."""
+    (with the reference, and the manage code still sealed), for a moved one the rebook notice
+    (its old reminders are withdrawn)."""
+    sealed_code: str | None = None
     if isinstance(event, BookingCreated):
         kind: Kind = "confirmation"
-        text = confirmation_text(event.visit, event.reference, event.manage_code, tz)
+        text = confirmation_text(event.visit, event.reference, tz)
+        sealed_code = event.sealed_manage_code
     else:
         kind, text = "rebooked", rebooked_text(event.visit, event.reference, tz)
     notice = Message(
@@ -225,6 +241,7 @@ def on_booking_scheduled(
         due_at=now,
         created_at=now,
         unit_id=event.visit.unit_id,
+        sealed_code=sealed_code,
     )
     return [
         notice,

@@ -27,6 +27,7 @@ from prometheus_client import Counter
 
 from vaccinera_kit.app import Service
 from vaccinera_kit.database import Database, listen
+from vaccinera_kit.sealed import Opener, SealError
 from vaccinera_kit.telemetry import current_trace_headers
 from vaccinera_notifications import domain, store
 from vaccinera_notifications.provider import Accepted, SmsProvider
@@ -54,6 +55,9 @@ class Sender:
             sender=settings.sms_sender,
             timeout=settings.sms_timeout_seconds,
         )
+        # Opens the manage code of a confirmation, into the provider request only (issue 9).
+        key_file = settings.manage_code_private_key_file
+        self.opener = Opener.from_file(key_file) if key_file is not None else None
         self.owner = f"{settings.service_name}-{uuid.uuid4()}"
         self.lease = timedelta(seconds=settings.sender_lease_seconds)
         self.contact_wait = timedelta(seconds=settings.contact_wait_seconds)
@@ -160,6 +164,17 @@ class Sender:
         if isinstance(decision, domain.Skip):
             return store.ended(message.message_id, "skipped", decision.reason), "skipped"
 
+        try:
+            text = self._compose(message)
+        except SealError as exc:
+            log.warning(
+                "sender: message %s: its manage code does not open here (%s)",
+                message.message_id,
+                exc,
+            )
+            reason = "manage code could not be opened"
+            return store.ended(message.message_id, "failed", reason), "failed"
+
         parent = propagate.extract(claimed.trace)
         with self.tracer.start_as_current_span(
             "sms send", context=parent, kind=trace.SpanKind.CLIENT
@@ -168,7 +183,7 @@ class Sender:
             span.set_attribute("vaccinera.message.attempt", claimed.attempt)
             outcome = await self.provider.send(
                 to=decision.to,
-                text=message.text,
+                text=text,
                 reference=message.message_id,
                 idempotency_key=message.message_id,
                 headers=current_trace_headers(),
@@ -200,6 +215,16 @@ class Sender:
             (again - done).total_seconds(),
         )
         return store.retry(message.message_id, again, outcome.reason), "retry"
+
+    def _compose(self, message: domain.Message) -> str:
+        """The text as the patient receives it: a confirmation's sealed code opened and put in
+        its place. It lives only in the request to the provider, never in a row or a log."""
+        if message.sealed_code is None:
+            return message.text
+        if self.opener is None:
+            raise SealError("no key to open manage codes is configured")
+        code = self.opener.open(message.sealed_code, context=message.booking_id)
+        return domain.compose(message.text, code)
 
 
 class Recorder:

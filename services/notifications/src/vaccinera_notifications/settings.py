@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, model_validator
 
 from vaccinera_kit.settings import ServiceSettings
@@ -17,6 +19,9 @@ class Settings(ServiceSettings):
     # The SMS provider (locally the stand-in of vaccinera_devstack).
     sms_provider_url: str = "http://127.0.0.1:18081"
     sms_sender: str = Field(default="Vaccinera", min_length=1, max_length=11)
+    # The private key that opens the manage codes booking seals to this service (PEM, PKCS#8;
+    # ``vaccinera_kit.sealed``). Only the sender uses it, to put the code into the SMS.
+    manage_code_private_key_file: Path | None = None
     sms_timeout_seconds: float = Field(default=10.0, gt=0)
     # Texts show the visit's date and time in the region's time zone.
     timezone: str = "Europe/Stockholm"

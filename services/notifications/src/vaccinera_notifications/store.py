@@ -211,6 +211,7 @@ def _row(message: Message, traceparent: str | None) -> dict[str, Any]:
         "created_at": message.created_at,
         "visit_start": message.visit_start,
         "unit_id": message.unit_id,
+        "sealed_code": message.sealed_code,
         "status": "scheduled",
         "attempts": 0,
         "next_attempt_at": message.due_at,
@@ -360,6 +361,7 @@ _claimed = (
         m.c.due_at,
         m.c.created_at,
         m.c.visit_start,
+        m.c.sealed_code,
         m.c.attempts,
         m.c.traceparent,
     )
@@ -409,6 +411,7 @@ async def claim(conn: AsyncConnection, owner: str, lease: timedelta, limit: int)
                 due_at=r.due_at,
                 created_at=r.created_at,
                 visit_start=r.visit_start,
+                sealed_code=r.sealed_code,
             ),
             attempt=r.attempts,
             trace={"traceparent": r.traceparent} if r.traceparent else {},
@@ -490,6 +493,8 @@ RECORD = (
         provider_message_id=func.coalesce(_outcome.c.provider_message_id, m.c.provider_message_id),
         sent_at=func.coalesce(_outcome.c.sent_at, m.c.sent_at),
         attempts=m.c.attempts - _outcome.c.refund,
+        # A settled message needs its sealed code no more.
+        sealed_code=case((_outcome.c.status == SCHEDULED, m.c.sealed_code), else_=None),
         claimed_by=None,
         claimed_until=None,
     )

@@ -73,6 +73,10 @@ messages = Table(
     # The unit of the booking (the event's ``visit.unit_id``): staff see only their unit's
     # messages (AC-5). None only for rows from before revision 0002: shown to no staff.
     Column("unit_id", Text, nullable=True),
+    # A confirmation's manage code, sealed to this service's key (``vaccinera_kit.sealed``):
+    # only the sender opens it, into the request to the SMS provider. Cleared once the
+    # message is settled (sent, failed, withdrawn, skipped).
+    Column("sealed_code", Text, nullable=True),
     Column("status", Text, nullable=False, server_default=text("'scheduled'")),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),

@@ -38,14 +38,16 @@ class Visit(BaseModel):
 
 
 class BookingCreated(_BookingEvent):
-    """A time was booked (BK-2, BK-3). ``manage_code`` lets a patient without BankID (reserve
-    number) rebook or cancel with the reference; it reaches only the confirmation SMS."""
+    """A time was booked (BK-2, BK-3). The manage code lets a patient without BankID (reserve
+    number) rebook or cancel with the reference; it reaches only the confirmation SMS, so it
+    travels sealed: ``sealed_manage_code`` is the code encrypted to notifications' public key
+    with the booking id as context (``vaccinera_kit.sealed``), opened by the SMS sender alone."""
 
     event_type: ClassVar[str] = "booking.BookingCreated"
 
     booking_id: str
     reference: str
-    manage_code: str
+    sealed_manage_code: str
     visit: Visit
     booked_by: Literal["citizen", "staff"]
 

@@ -34,6 +34,7 @@ async def get_context(request: Request, service: ServiceDep) -> Context:
             _identity_client(request, settings), request.headers.get("authorization")
         ),
         settings=settings,
+        sealer=request.app.state.manage_code_sealer,
     )
 
 

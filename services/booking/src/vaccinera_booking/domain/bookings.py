@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from vaccinera_booking.domain.common import Actor, invalid
 from vaccinera_booking.domain.patients import Patient
@@ -38,6 +38,14 @@ def new_reference() -> str:
 
 def new_manage_code() -> str:
     return f"{secrets.randbelow(10**6):06d}"
+
+
+class CodeSealer(Protocol):
+    """Seals a manage code to notifications' public key (``vaccinera_kit.sealed.Sealer``):
+    pure computation, no I/O. The booking id is the context, so a sealed code opens only for
+    its own booking."""
+
+    def seal(self, secret: str, *, context: str) -> str: ...
 
 
 def code_hash(booking_id: str, code: str) -> str:
@@ -137,9 +145,11 @@ class Booking:
         slot: Slot,
         booked_by: Actor,
         now: datetime,
+        sealer: CodeSealer,
     ) -> Booking:
         """A new booking of ``slot`` (BK-2, BK-3). The manage code is drawn here and travels
-        only in the event that reaches the confirmation SMS; the booking keeps its hash."""
+        only sealed to notifications, in the event that reaches the confirmation SMS; the
+        booking keeps its hash."""
         check_bookable(visit_type, slot, now)
         if slot.taken:
             raise time_taken([])
@@ -166,7 +176,7 @@ class Booking:
                 patient_id=patient.patient_id,
                 booking_id=booking_id,
                 reference=booking.reference,
-                manage_code=code,
+                sealed_manage_code=sealer.seal(code, context=booking_id),
                 visit=time_book.visit(visit_type, slot.start, slot.end),
                 booked_by=booked_by,
             )

@@ -18,6 +18,7 @@ from typing import Any
 
 from vaccinera_booking import domain
 from vaccinera_booking.domain import Booking, Declaration, Patient, Slot, TimeBook, VisitType
+from vaccinera_booking.domain.bookings import CodeSealer
 from vaccinera_booking.services import time_books
 from vaccinera_booking.services.context import Context, now
 from vaccinera_booking.services.patients import known_patient, patient_to_book, projected
@@ -96,7 +97,9 @@ async def book(
         if (answer := await call.claim(uow)) is not None:
             return dict(answer)
         visit_type, free = await _free_slots(uow, book_, visit_type, start)
-        booked = await _take_first(uow, booking_id, patient, book_, visit_type, free, principal)
+        booked = await _take_first(
+            uow, booking_id, patient, book_, visit_type, free, principal, ctx.sealer
+        )
         if booked is not None:
             uow.publish(ctx.access.event(principal, Ops.BOOK, patient.patient_id))
             if declaration is not None:
@@ -134,6 +137,7 @@ async def _take_first(
     visit_type: VisitType,
     free: list[Slot],
     principal: Principal,
+    sealer: CodeSealer,
 ) -> Booking | None:
     """Try the free slots in column order; None when others took every one meanwhile."""
     bookings = Bookings(uow)
@@ -146,6 +150,7 @@ async def _take_first(
             slot=slot,
             booked_by=_actor(principal),
             now=now(),
+            sealer=sealer,
         )
         if await bookings.add(booking):
             return booking

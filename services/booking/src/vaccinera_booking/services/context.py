@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from vaccinera_booking.domain.bookings import CodeSealer
 from vaccinera_booking.identity import Identity
 from vaccinera_booking.settings import Settings
 from vaccinera_kit.access_log import AccessLog
@@ -21,6 +22,8 @@ class Context:
     access: AccessLog
     identity: Identity
     settings: Settings
+    # Seals each new manage code to notifications' public key (issue 9).
+    sealer: CodeSealer
 
     def read(self) -> AsyncConnection:
         """A connection for reads: ``async with ctx.read() as conn``."""

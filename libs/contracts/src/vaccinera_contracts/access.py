@@ -29,6 +29,9 @@ RECORD_STAFF = frozenset(
 # Who may book, rebook and cancel for patients (BK-3): everyone but the stock administrators.
 BOOKERS = ALL_STAFF - {Role.STOCK_ADMIN}
 TIME_BOOK_ADMINS = frozenset({Role.TIME_BOOK_ADMIN})
+# Who sees the bookings of the unit they act at (AC-5): every role, as the FAQ says ("Du kan se
+# bokningar inom en enhet oavsett vilken roll du loggar in som").
+UNIT_BOOKING_READERS = ALL_STAFF
 # Mass cancellation when a delivery fails (BK-6).
 MASS_CANCELLERS = frozenset({Role.TIME_BOOK_ADMIN, Role.DOCTOR, Role.NURSE_PRESCRIBER, Role.NURSE})
 # Clinical staff who read health declarations before vaccinating.
@@ -316,7 +319,7 @@ class Ops:
         "GET",
         "/time-books/{time_book_id}/days/{day}",
         "See a day in the time book",
-        BOOKERS,
+        UNIT_BOOKING_READERS,
     )
     CAPACITY = _op(
         "booking.capacity",
@@ -346,7 +349,7 @@ class Ops:
         "GET",
         "/bookings/{booking_id}",
         "See a booking",
-        BOOKERS,
+        UNIT_BOOKING_READERS,
         citizen=True,
     )
     PATIENT_BOOKINGS = _op(
@@ -354,7 +357,7 @@ class Ops:
         "GET",
         "/patients/{patient_id}/bookings",
         "See a patient's bookings",
-        BOOKERS,
+        UNIT_BOOKING_READERS,
         citizen=True,
     )
     REBOOK = _op(

@@ -20,7 +20,7 @@ from vaccinera_kit.auth import (
     require_staff,
     with_active_assignment,
 )
-from vaccinera_kit.errors import Conflict, Unauthorized
+from vaccinera_kit.errors import Conflict, TooManyRequests, Unauthorized
 from vaccinera_kit.web import install_error_handlers
 
 
@@ -45,6 +45,10 @@ def app(keys: tokens.DevKeys) -> FastAPI:
     @app.post("/things")
     async def create(body: Body) -> dict[str, str]:
         raise Conflict("Slot already taken.", extra={"next_free": ["09:05"]})
+
+    @app.get("/busy")
+    async def busy() -> dict[str, str]:
+        raise TooManyRequests("Too many attempts: wait a while.", retry_after=2.2)
 
     @app.get("/stored/{value}")
     async def stored(value: str, sqlstate: str) -> dict[str, str]:
@@ -95,6 +99,13 @@ async def test_text_the_database_cannot_store_is_a_422_other_database_errors_a_5
         assert (r.status_code, r.json()["code"]) == (422, "invalid_text")
     r = await call(app, "GET", "/stored/x?sqlstate=57014")  # e.g. a cancelled statement
     assert (r.status_code, r.json()["code"]) == (500, "internal_error")
+
+
+async def test_too_many_requests_says_when_to_try_again(app: FastAPI) -> None:
+    r = await call(app, "GET", "/busy")
+    assert (r.status_code, r.json()["code"]) == (429, "too_many_requests")
+    assert r.headers["retry-after"] == "3"  # whole seconds, rounded up
+    assert r.json()["retry_after_seconds"] == 3
 
 
 async def test_domain_error_keeps_its_status_and_extra(app: FastAPI) -> None:

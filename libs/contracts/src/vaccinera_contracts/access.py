@@ -390,6 +390,14 @@ class Ops:
         "Cancel with the reference and code from the SMS",
         anonymous=True,
     )
+    # A new code by SMS, e.g. once wrong codes locked the booking (the old code stops working).
+    NEW_MANAGE_CODE = _op(
+        "booking.new_manage_code",
+        "POST",
+        "/bookings/{booking_id}/manage-code",
+        "Send the patient a new booking code",
+        BOOKERS,
+    )
     REGISTER_ARRIVAL = _op(
         "booking.register_arrival",
         "POST",

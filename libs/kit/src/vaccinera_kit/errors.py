@@ -8,6 +8,7 @@ echoed back (they may be a personnummer or a phone number).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -48,6 +49,8 @@ class DomainError(Exception):
         self.details = details or []
         # More top-level fields of the body (e.g. the next free times beside a 409).
         self.extra = extra or {}
+        # HTTP headers of the answer (e.g. Retry-After beside a 429).
+        self.headers: dict[str, str] = {}
 
     def body(self) -> ErrorBody:
         return ErrorBody(
@@ -81,8 +84,26 @@ class Conflict(DomainError):
 
 
 class TooManyRequests(DomainError):
+    """Too many attempts: the answer says when to try again (``Retry-After``, in seconds, and
+    ``retry_after_seconds`` in the body)."""
+
     status = 429
     code = "too_many_requests"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        code: str | None = None,
+        details: list[ErrorDetail] | None = None,
+    ) -> None:
+        seconds = max(1, math.ceil(retry_after))
+        super().__init__(
+            message, code=code, details=details, extra={"retry_after_seconds": seconds}
+        )
+        self.retry_after = seconds
+        self.headers["Retry-After"] = str(seconds)
 
 
 class Unavailable(DomainError):

@@ -207,6 +207,19 @@ bookings = Table(
     ),
 )
 
+# Attempts to manage a booking with its reference and SMS code (BK-2), counted in the database
+# so every replica sees the same count: one row per key (a client's hashed address, or a
+# reference) and fixed window. Rows of past windows are pruned by the next attempt.
+manage_attempts = Table(
+    "manage_attempts",
+    metadata,
+    Column("key", Text, nullable=False),
+    _at("window_start"),
+    Column("attempts", Integer, nullable=False),
+    PrimaryKeyConstraint("key", "window_start"),
+    Index("ix_manage_attempts_window_start", "window_start"),
+)
+
 time_blocks = Table(
     "time_blocks",
     metadata,

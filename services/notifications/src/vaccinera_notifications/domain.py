@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal, get_args
 
-from vaccinera_contracts.events import BookingCancelled, BookingCreated, BookingRebooked, Visit
+from vaccinera_contracts.events import (
+    BookingCancelled,
+    BookingCreated,
+    BookingRebooked,
+    ManageCodeIssued,
+    Visit,
+)
 
 Kind = Literal["confirmation", "reminder", "rebooked", "cancelled", "mass_cancellation"]
 Status = Literal["scheduled", "sending", "sent", "failed", "withdrawn", "skipped"]
@@ -285,6 +291,34 @@ def on_booking_cancelled(
         due_at=now,
         created_at=now,
         unit_id=event.visit.unit_id,
+    )
+
+
+def new_code_text(visit: Visit, reference: str, tz: tzinfo) -> str:
+    date, time = when(visit.start, tz)
+    unit = visit.unit_name
+    return (
+        f"Ny kod för din tid på {unit} {date} kl {time}: bokningsnummer {reference}, "
+        f"kod {CODE_PLACEHOLDER}. Den tidigare koden gäller inte längre. /{unit}"
+    )
+
+
+def on_manage_code_issued(
+    event_id: str, event: ManageCodeIssued, *, now: datetime, tz: tzinfo
+) -> Message:
+    """Staff gave the booking a new manage code (BK-2): texted at once, the way the first one
+    was (a confirmation, the code sealed until the sender puts it in)."""
+    return Message(
+        message_id=message_id(event_id, "confirmation"),
+        event_id=event_id,
+        patient_id=event.patient_id,
+        booking_id=event.booking_id,
+        kind="confirmation",
+        text=new_code_text(event.visit, event.reference, tz),
+        due_at=now,
+        created_at=now,
+        unit_id=event.visit.unit_id,
+        sealed_code=event.sealed_manage_code,
     )
 
 

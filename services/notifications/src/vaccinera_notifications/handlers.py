@@ -12,6 +12,7 @@ from vaccinera_contracts.events import (
     BookingCreated,
     BookingRebooked,
     ContactDetailsChanged,
+    ManageCodeIssued,
     ProtectionChanged,
 )
 from vaccinera_kit.app import Service, Worker
@@ -51,6 +52,10 @@ def register(consumer: EventConsumer) -> None:
         await services.booking_cancelled(
             uow, event.event_id, event.occurred_at, event.data, schedule
         )
+
+    @consumer.on(ManageCodeIssued)
+    async def manage_code_issued(event: TypedEnvelope[ManageCodeIssued], uow: UnitOfWork) -> None:
+        await services.manage_code_issued(uow, event.event_id, event.data, schedule)
 
 
 def sender(service: Service) -> Worker:

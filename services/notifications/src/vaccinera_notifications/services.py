@@ -21,6 +21,7 @@ from vaccinera_contracts.events import (
     BookingCreated,
     BookingRebooked,
     ContactDetailsChanged,
+    ManageCodeIssued,
     ProtectionChanged,
 )
 from vaccinera_contracts.roles import Principal
@@ -145,6 +146,16 @@ async def booking_cancelled(
             domain.also_cancelled(booking.visit, booking.reference, schedule.tz),
             booking.reference,
         )
+
+
+async def manage_code_issued(
+    uow: UnitOfWork, event_id: uuid.UUID, issued: ManageCodeIssued, schedule: Schedule
+) -> None:
+    """A new manage code (BK-2): the patient gets it by SMS, like the first."""
+    now = datetime.now(UTC)
+    await _schedule(
+        uow, [domain.on_manage_code_issued(str(event_id), issued, now=now, tz=schedule.tz)], now
+    )
 
 
 async def _schedule(

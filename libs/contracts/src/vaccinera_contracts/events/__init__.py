@@ -8,6 +8,7 @@ from vaccinera_contracts.events.booking import (
     BookingCreated,
     BookingRebooked,
     HealthDeclarationSubmitted,
+    ManageCodeIssued,
     Visit,
 )
 from vaccinera_contracts.events.identity import (
@@ -44,6 +45,7 @@ EVENT_MODELS: dict[str, type[DomainEvent]] = {
         BookingCancelled,
         ArrivalRegistered,
         HealthDeclarationSubmitted,
+        ManageCodeIssued,
         DoseOrdered,
         OrderVoided,
         DoseAdministered,
@@ -73,6 +75,7 @@ __all__ = [
     "HealthDeclarationSubmitted",
     "HistoricalDoseRecorded",
     "IdentifierChanged",
+    "ManageCodeIssued",
     "OrderVoided",
     "PatientRegistered",
     "ProtectionChanged",

@@ -22,7 +22,10 @@ class AccessRecorded(DomainEvent):
     action: Literal["read", "write"]
     purpose: str
     at: datetime
-    actor_kind: Literal["staff", "citizen"]
+    # "patient_by_code": the patient, not logged in, with a booking's reference and the code
+    # from its SMS (BK-2); ``actor`` then names the booking reference, and no HSA-id is given.
+    actor_kind: Literal["staff", "citizen", "patient_by_code", "service"]
+    # A service's reads (actor_kind "service"): its name, e.g. the SMS sender's lookups.
     actor: str
     hsa_id: str | None = None
     assignment_id: str | None = None

@@ -97,3 +97,17 @@ class HealthDeclarationSubmitted(_BookingEvent):
     unit_id: str
     booking_id: str | None
     questionnaire_version: int
+
+
+class ManageCodeIssued(_BookingEvent):
+    """Staff gave the booking a new manage code (BK-2), e.g. after wrong codes locked it: the
+    old code no longer works. Like ``BookingCreated``'s, the code travels sealed to
+    notifications (the booking id as context) and reaches only the SMS."""
+
+    event_type: ClassVar[str] = "booking.ManageCodeIssued"
+
+    booking_id: str
+    reference: str
+    sealed_manage_code: str
+    visit: Visit
+    issued_by: Literal["staff"]

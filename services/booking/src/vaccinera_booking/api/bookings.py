@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from vaccinera_booking.api.deps import ContextDep, idempotent
+from vaccinera_booking.api.deps import ContextDep, client_address, idempotent
 from vaccinera_booking.schemas import (
     BookIn,
     BookingOut,
@@ -76,22 +76,32 @@ async def cancel(
     return booking_answer(answer)
 
 
-@endpoint(router, Ops.MANAGE_REBOOK, response_model=BookingOut, errors=(403, 404, 409))
-async def manage_rebook(body: ManageRebookIn, ctx: ContextDep) -> BookingOut:
-    """Rebook with the reference and code from the confirmation SMS (no BankID, BK-2)."""
-    current = await bookings.by_code(ctx, body.reference, body.code)
+@endpoint(router, Ops.MANAGE_REBOOK, response_model=BookingOut, errors=(403, 404, 409, 429))
+async def manage_rebook(body: ManageRebookIn, request: Request, ctx: ContextDep) -> BookingOut:
+    """Rebook with the reference and code from the confirmation SMS (no BankID, BK-2).
+    Attempts are limited per client and per reference (429 with Retry-After); wrong codes lock
+    the booking until staff send a new code (403 ``locked``)."""
+    current = await bookings.by_code(ctx, body.reference, body.code, client_address(request))
     answer = await bookings.rebook(
         ctx, None, current, body.start, None, None, booking_json, Ops.MANAGE_REBOOK
     )
     return booking_answer(answer)
 
 
-@endpoint(router, Ops.MANAGE_CANCEL, response_model=BookingOut, errors=(403, 404, 409))
-async def manage_cancel(body: ManageIn, ctx: ContextDep) -> BookingOut:
-    """Cancel with the reference and code from the confirmation SMS (no BankID, BK-2)."""
-    current = await bookings.by_code(ctx, body.reference, body.code)
+@endpoint(router, Ops.MANAGE_CANCEL, response_model=BookingOut, errors=(403, 404, 409, 429))
+async def manage_cancel(body: ManageIn, request: Request, ctx: ContextDep) -> BookingOut:
+    """Cancel with the reference and code from the confirmation SMS (no BankID, BK-2), with
+    the same limits as a rebook."""
+    current = await bookings.by_code(ctx, body.reference, body.code, client_address(request))
     answer = await bookings.cancel(ctx, None, current, None, booking_json, Ops.MANAGE_CANCEL)
     return booking_answer(answer)
+
+
+@endpoint(router, Ops.NEW_MANAGE_CODE, response_model=BookingOut, errors=(404, 409))
+async def new_manage_code(booking_id: str, ctx: ContextDep, principal: Allowed) -> BookingOut:
+    """Send the patient a new code for managing the booking by SMS (BK-2), e.g. after wrong
+    codes locked it: the old code stops working and the lock lifts."""
+    return booking_out(await bookings.new_manage_code(ctx, principal, booking_id))
 
 
 @endpoint(router, Ops.REGISTER_ARRIVAL, response_model=BookingOut, errors=(404, 409))

@@ -51,3 +51,10 @@ def idempotent(
         operation=operation,
         payload=payload,
     )
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address, for limiting anonymous attempts (BK-2). Behind the gateway it is
+    the address the gateway forwards in X-Forwarded-For, which uvicorn believes from the
+    addresses in ``FORWARDED_ALLOW_IPS`` (default: loopback; in a deployment, the gateway's)."""
+    return request.client.host if request.client else None

@@ -7,6 +7,7 @@ them in the unit of work that stores the change, so the row and its events commi
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -281,12 +282,14 @@ class Booking:
 
     def verify_code(self, code: str) -> bool:
         """A patient without BankID manages the booking with the reference and the code from
-        the confirmation SMS (BK-2); guessing is stopped after a few wrong codes."""
+        the confirmation SMS (BK-2); wrong codes lock it until staff send a new code
+        (``manage_codes``). Compared in constant time."""
         if self.code_failures >= MAX_CODE_ATTEMPTS:
             raise Forbidden(
-                "Too many wrong codes: call the unit to change the booking.", code="locked"
+                "Too many wrong codes: call the unit, who can send you a new code by SMS.",
+                code="locked",
             )
-        if code_hash(self.booking_id, code) == self.code_hash:
+        if hmac.compare_digest(code_hash(self.booking_id, code), self.code_hash):
             return True
         self.code_failures += 1  # the store counts it too, for requests racing this one
         return False

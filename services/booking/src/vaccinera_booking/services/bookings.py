@@ -25,15 +25,17 @@ from vaccinera_booking.services.patients import known_patient, patient_to_book, 
 from vaccinera_booking.store import (
     Bookings,
     Declarations,
+    ManageAttempts,
     Patients,
     Slots,
     StaleBooking,
     TimeBooks,
 )
 from vaccinera_contracts.access import Operation, Ops
+from vaccinera_contracts.events import AccessRecorded
 from vaccinera_contracts.roles import Principal
 from vaccinera_kit.auth import ensure_unit
-from vaccinera_kit.errors import NotFound
+from vaccinera_kit.errors import DomainError, NotFound
 from vaccinera_kit.idempotency import IdempotentCall
 from vaccinera_kit.unit_of_work import UnitOfWork
 
@@ -255,8 +257,7 @@ async def rebook(
         for slot in (s for s in free if s.slot_id != current.slot_id):
             moved = current.move_to(book_, visit_type, slot, _actor(principal), now())
             if await bookings.move(current, moved):
-                if principal is not None:
-                    uow.publish(ctx.access.event(principal, op, current.patient_id))
+                uow.publish(_access(ctx, principal, op, current))
                 if call is not None:
                     await call.remember(uow, out(moved))
                 return moved
@@ -282,8 +283,7 @@ async def cancel(
                 return dict(answer)
             current.cancel(book_, _actor(principal), now())
             await Bookings(uow).save(current)
-            if principal is not None:
-                uow.publish(ctx.access.event(principal, op, current.patient_id))
+            uow.publish(_access(ctx, principal, op, current))
             if call is not None:
                 await call.remember(uow, out(current))
     except StaleBooking as exc:
@@ -291,19 +291,80 @@ async def cancel(
     return current
 
 
-async def by_code(ctx: Context, reference: str, code: str) -> Booking:
+def _access(
+    ctx: Context, principal: Principal | None, op: Operation, booking: Booking
+) -> AccessRecorded:
+    """The access record of a change (ID-7): by the caller, or, without a login, by the patient
+    with the booking's reference and SMS code."""
+    if principal is None:
+        return ctx.access.by_code(op, booking.patient_id, booking.reference)
+    return ctx.access.event(principal, op, booking.patient_id)
+
+
+async def by_code(ctx: Context, reference: str, code: str, client: str | None) -> Booking:
     """A patient without BankID (reserve number) manages the booking with the reference and
-    code from the confirmation SMS (BK-2); guessing is stopped after a few tries."""
-    async with ctx.read() as conn:
-        found = await Bookings(conn).by_reference(reference.strip().upper())
-    if found is None:
-        raise domain.unknown_booking()
-    if not found.verify_code(code):
-        async with ctx.unit_of_work() as uow:
-            await Bookings(uow).count_code_failure(found.booking_id)
-        raise domain.unknown_booking()
-    if not found.active:
+    code from the confirmation SMS (BK-2). Attempts are limited per client address and per
+    reference (429), and wrong codes lock the booking until staff send a new code (403):
+    counted in one unit of work with the booking's row locked, so replicas and concurrent
+    guesses share one count. The verdict is raised after the counts commit."""
+    reference = domain.normal_reference(reference)
+    async with ctx.unit_of_work() as uow:
+        verdict = await _try_code(uow, ctx.settings.manage_limits, reference, code, client)
+    if isinstance(verdict, DomainError):
+        raise verdict
+    if not verdict.active:
         raise domain.not_active("The booking is already cancelled.")
+    return verdict
+
+
+async def _try_code(
+    uow: UnitOfWork,
+    limits: domain.AttemptLimits,
+    reference: str,
+    code: str,
+    client: str | None,
+) -> Booking | DomainError:
+    at = now()
+    window = domain.window(at, limits)
+    attempts = ManageAttempts(uow.conn)
+    await attempts.prune(window.start)
+    try:
+        # The client first: attempts it makes beyond its limit do not use up the reference's.
+        if client is not None:
+            count = await attempts.count(domain.attempt_key("client", client), window.start)
+            domain.check_attempts("client", count, limits, at)
+        count = await attempts.count(domain.attempt_key("reference", reference), window.start)
+        domain.check_attempts("reference", count, limits, at)
+        bookings = Bookings(uow)
+        found = await bookings.by_reference_for_code(reference)
+        if found is None:
+            return domain.unknown_booking()
+        if not found.verify_code(code):
+            await bookings.count_code_failure(found.booking_id)
+            return domain.unknown_booking()
+    except DomainError as refused:  # too many attempts, or locked
+        return refused
+    return found
+
+
+async def new_manage_code(ctx: Context, principal: Principal, booking_id: str) -> Booking:
+    """Staff send the patient a new manage code (BK-2), e.g. when wrong codes locked the
+    booking: the old code stops working, the lock lifts, and the reference's attempt count
+    starts afresh. The code reaches the patient by SMS (``ManageCodeIssued``)."""
+    found = await booking(ctx, principal, booking_id)
+    async with ctx.read() as conn:
+        book_ = await TimeBooks(conn).get(found.time_book_id)
+    assert book_ is not None
+    domain.issue_code(found, book_, ctx.sealer)
+    try:
+        async with ctx.unit_of_work() as uow:
+            # The reference's count before the booking's row, in the order an attempt takes
+            # them (no deadlock with one).
+            await ManageAttempts(uow.conn).forget(domain.attempt_key("reference", found.reference))
+            await Bookings(uow).save_code(found)
+            uow.publish(ctx.access.event(principal, Ops.NEW_MANAGE_CODE, found.patient_id))
+    except StaleBooking as exc:
+        raise domain.not_active("The booking was cancelled or changed meanwhile.") from exc
     return found
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from vaccinera_booking.store.bookings import ONE_BOOKING_PER_SLOT, Bookings, StaleBooking
 from vaccinera_booking.store.declarations import Declarations
+from vaccinera_booking.store.manage_attempts import ManageAttempts
 from vaccinera_booking.store.patients import Patients
 from vaccinera_booking.store.queries import (
     candidates_query,
@@ -23,6 +24,7 @@ from vaccinera_contracts.events import (
     BookingCreated,
     BookingRebooked,
     HealthDeclarationSubmitted,
+    ManageCodeIssued,
 )
 
 PUBLISHES: tuple[type[DomainEvent], ...] = (
@@ -31,6 +33,7 @@ PUBLISHES: tuple[type[DomainEvent], ...] = (
     BookingCancelled,
     ArrivalRegistered,
     HealthDeclarationSubmitted,
+    ManageCodeIssued,
 )
 NO_OVERLAPPING_SLOTS = "ex_slots_no_overlap"
 
@@ -41,6 +44,7 @@ __all__ = [
     "Bookings",
     "Declarations",
     "FreeTime",
+    "ManageAttempts",
     "Patients",
     "Slots",
     "StaleBooking",

@@ -175,12 +175,39 @@ class Bookings:
         ).first()
         return _booking(row) if row else None
 
+    async def by_reference_for_code(self, reference: str) -> Booking | None:
+        """The booking of ``reference``, locked until the unit of work ends: attempts with
+        its code are checked one at a time, so no more wrong codes are tried than allowed."""
+        row = (
+            await self.conn.execute(
+                select(bookings).where(bookings.c.reference == reference).with_for_update()
+            )
+        ).first()
+        return _booking(row) if row else None
+
     async def count_code_failure(self, booking_id: str) -> None:
         await self.conn.execute(
             update(bookings)
             .where(bookings.c.booking_id == booking_id)
             .values(code_failures=bookings.c.code_failures + 1)
         )
+
+    async def save_code(self, booking: Booking) -> None:
+        """Store a new manage code (its hash, the wrong codes forgotten) and stage its event,
+        unless the booking changed or was cancelled meanwhile."""
+        result = await self.conn.execute(
+            update(bookings)
+            .where(*_as_read(booking), ACTIVE)
+            .values(
+                code_hash=booking.code_hash,
+                code_failures=booking.code_failures,
+                version=bookings.c.version + 1,
+            )
+        )
+        if result.rowcount == 0:
+            raise StaleBooking
+        booking.version += 1
+        self._stage(booking)
 
     async def for_patient(self, patient_id: str, unit_id: str | None) -> list[Booking]:
         rows = await self.conn.execute(patient_bookings_query(patient_id, unit_id))

@@ -113,8 +113,8 @@ async def make_time_book(
 async def register_patients(
     gw: httpx.AsyncClient, platform: Platform, count: int, *, seed: int, mobiles: bool = True
 ) -> list[str]:
-    """``count`` patients of the synthetic register, with mobile numbers, known to booking
-    (and to notifications, with their numbers) through the events."""
+    """``count`` patients of the synthetic register, with mobile numbers in identity, known to
+    booking through the events."""
     from vaccinera_identity.population import SyntheticRegister
 
     nurse = staff_headers(platform, Role.NURSE)
@@ -138,26 +138,18 @@ async def register_patients(
 
     ids = list(await asyncio.gather(*(one(p.identifier) for p in people)))
     booking = await asyncpg.connect(plain_url(platform.infra.database_url("booking")))
-    notifications = await asyncpg.connect(plain_url(platform.infra.database_url("notifications")))
 
-    async def services_know_all() -> bool:
+    async def booking_knows_all() -> bool:
         known = await booking.fetchval(
             "SELECT count(*) FROM patients WHERE patient_id = ANY($1::text[])", ids
         )
-        if not mobiles:
-            return bool(known == len(ids))
-        texted = await notifications.fetchval(
-            "SELECT count(*) FROM contacts WHERE patient_id = ANY($1::text[]) "
-            "AND mobile IS NOT NULL",
-            ids,
-        )
-        return bool(known == len(ids) and texted == len(ids))
+        return bool(known == len(ids))
 
     try:
-        await eventually(services_know_all, timeout=60, interval=0.3)
+        # The numbers stay in identity: the SMS sender asks for them when it sends.
+        await eventually(booking_knows_all, timeout=60, interval=0.3)
     finally:
         await booking.close()
-        await notifications.close()
     return ids
 
 

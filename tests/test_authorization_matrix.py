@@ -21,7 +21,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import asyncpg
 import httpx
 import pytest
 
@@ -32,7 +31,6 @@ from vaccinera_contracts.roles import Role
 from vaccinera_devstack import tokens
 from vaccinera_devstack.platform import Platform
 from vaccinera_devstack.testing import eventually
-from vaccinera_kit.database import plain_url
 
 pytestmark = pytest.mark.infra
 
@@ -280,26 +278,14 @@ class World:
         return str(patient["patient_id"])
 
     async def restore_mobile(self) -> None:
-        """The owner's mobile back (identity.remove_contact took it), known to notifications
-        before the next confirmation SMS is due."""
+        """The owner's mobile back (identity.remove_contact took it). The SMS sender asks
+        identity for it when it sends (docs/decisions/0002), so it counts at once."""
         await self.ok(
             "PUT",
             f"/api/identity/patients/{self.owner_id}/contact",
             self.staff(),
             json={"mobile": self.owner_mobile},
         )
-        db = await asyncpg.connect(plain_url(self.platform.infra.database_url("notifications")))
-
-        async def known() -> bool:
-            mobile = await db.fetchval(
-                "SELECT mobile FROM contacts WHERE patient_id = $1", self.owner_id
-            )
-            return bool(mobile)
-
-        try:
-            await eventually(known, timeout=30, interval=0.2)
-        finally:
-            await db.close()
 
     async def questionnaire_version(self) -> int:
         q = await self.ok("GET", f"/api/booking/units/{self.unit}/questionnaire", {})
@@ -519,6 +505,7 @@ CASES: dict[str, Case] = {
         _revoke_consent, fresh=World.new_consent, one_by_one=True, serial=True
     ),
     "identity.access_log": Case(_call(_patient)),
+    "identity.sms_recipients": Case(_call(json=lambda w, _: {"patient_ids": [w.owner_id]})),
     # notifications
     "notifications.list_messages": Case(
         _call(_patient), shows_unit_a=lambda w, body: bool(body["messages"])

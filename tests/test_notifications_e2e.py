@@ -1,7 +1,8 @@
 """Notifications over the real platform (NT-1..NT-4): booking events on Kafka become text
-messages at the SMS provider stand-in; no SMS without a mobile or to a protected patient; one
-SMS per patient for a mass cancellation; each message once despite redelivery, provider
-failures and a replica killed mid-burst."""
+messages at the SMS provider stand-in, sent to the number identity gives the sender at that
+moment (no copy kept, ID-3); no SMS without a mobile or to a protected patient; one SMS per
+patient for a mass cancellation; each message once despite redelivery, provider failures and
+a replica killed mid-burst."""
 
 from __future__ import annotations
 
@@ -30,19 +31,18 @@ from vaccinera_contracts.events import (
     BookingCancelled,
     BookingCreated,
     BookingRebooked,
-    ContactDetailsChanged,
-    ProtectionChanged,
     Visit,
 )
 from vaccinera_contracts.roles import Role
+from vaccinera_devstack import tokens
 from vaccinera_devstack.platform import Platform, wait_ready
 from vaccinera_devstack.process import ManagedProcess, free_port
 from vaccinera_devstack.standins import RequestRecord, StandIn
-from vaccinera_devstack.testing import eventually
+from vaccinera_devstack.testing import dump_databases, eventually
 from vaccinera_kit.database import PROCESSED_EVENTS, Database, service_metadata
 from vaccinera_kit.sealed import Sealer
 from vaccinera_notifications.tables import bookings as booking_states
-from vaccinera_notifications.tables import contacts, messages
+from vaccinera_notifications.tables import messages
 
 pytestmark = pytest.mark.infra
 
@@ -122,6 +122,7 @@ async def publish(producer: AIOKafkaProducer, *events: DomainEvent) -> list[str]
 
 
 def new_patient() -> str:
+    """A patient id identity does not know (no number to be had)."""
     return f"p-{uuid.uuid4()}"
 
 
@@ -173,16 +174,41 @@ def booking(
     )
 
 
-async def with_contact(
-    producer: AIOKafkaProducer, db: Database, patient_id: str, mobile: str | None
-) -> None:
-    await publish(producer, ContactDetailsChanged(patient_id=patient_id, mobile=mobile, email=None))
+async def patients_in_identity(
+    platform: Platform, mobiles: list[str | None], concurrency: int = 20
+) -> list[str]:
+    """A patient in identity for each entry, with that mobile number (None: without one).
+    The numbers stay there: the SMS sender asks identity for them when it sends."""
+    nurse = staff_headers(platform, Role.NURSE)
+    sem = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as gw:
 
-    async def projected() -> bool:
-        row = await one(db, contacts, contacts.c.patient_id == patient_id)
-        return row is not None and row["mobile"] == mobile
+        async def one(mobile: str | None) -> str:
+            async with sem:
+                r = await gw.post(
+                    "/api/identity/patients/reserve",
+                    json={"given_name": "Test", "family_name": "Patient"},
+                    headers=nurse,
+                )
+                assert r.status_code == 201, r.text
+                patient_id: str = r.json()["patient_id"]
+                if mobile is not None:
+                    r = await gw.put(
+                        f"/api/identity/patients/{patient_id}/contact",
+                        json={"mobile": mobile},
+                        headers=nurse,
+                    )
+                    assert r.status_code == 200, r.text
+                return patient_id
 
-    await eventually(projected)
+        return list(await asyncio.gather(*(one(m) for m in mobiles)))
+
+
+async def with_mobile(platform: Platform) -> tuple[str, str]:
+    """A new patient in identity with a new mobile number."""
+    mobile = new_mobile()
+    (patient,) = await patients_in_identity(platform, [mobile])
+    return patient, mobile
 
 
 def confirmation_row_fields(row: Row) -> str:
@@ -239,8 +265,7 @@ def keyed(sms: StandIn, key: str, *, include_rejected: bool = False) -> list[Req
 async def test_nt1_confirmation_reminders_rebooking_and_cancellation(
     platform: Platform, producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
-    patient, mobile = new_patient(), new_mobile()
-    await with_contact(producer, db, patient, mobile)
+    patient, mobile = await with_mobile(platform)
     start = datetime.now(UTC) + timedelta(days=3)
     created = booking(patient, start, dose=1)
     (created_id,) = await publish(producer, created)
@@ -339,10 +364,9 @@ async def test_nt1_confirmation_reminders_rebooking_and_cancellation(
 
 
 async def test_nt1_reminder_goes_out_when_due_and_not_for_other_visits(
-    producer: AIOKafkaProducer, db: Database, sms: StandIn
+    platform: Platform, producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
-    patient, mobile = new_patient(), new_mobile()
-    await with_contact(producer, db, patient, mobile)
+    patient, mobile = await with_mobile(platform)
     # Starts in 2 h + 2 s: the 24 h reminder is already past, the 2 h one is due in 2 s.
     start = datetime.now(UTC) + timedelta(hours=2, seconds=2)
     dose2, other = booking(patient, start, dose=2), booking(patient, start, dose=None)
@@ -359,11 +383,10 @@ async def test_nt1_reminder_goes_out_when_due_and_not_for_other_visits(
 
 
 async def test_nt1_cancellation_of_a_booking_never_seen_before_is_still_sent(
-    producer: AIOKafkaProducer, db: Database, sms: StandIn
+    platform: Platform, producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
     # E.g. booked before this service kept bookings: the cancellation still reaches the patient.
-    patient, mobile = new_patient(), new_mobile()
-    await with_contact(producer, db, patient, mobile)
+    patient, mobile = await with_mobile(platform)
     unknown = booking(patient, datetime.now(UTC) + timedelta(days=1))
     (event_id,) = await publish(
         producer,
@@ -385,13 +408,19 @@ async def test_nt1_cancellation_of_a_booking_never_seen_before_is_still_sent(
 
 
 async def test_nt2_no_sms_without_a_mobile_number(
-    producer: AIOKafkaProducer, db: Database, sms: StandIn
+    platform: Platform, producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
-    never_given, removed = new_patient(), new_patient()
-    await with_contact(producer, db, removed, new_mobile())
-    await with_contact(producer, db, removed, None)
+    unknown = new_patient()  # not in identity at all
+    never_given, removed = await patients_in_identity(platform, [None, new_mobile()])
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=10) as gw:
+        r = await gw.delete(
+            f"/api/identity/patients/{removed}/contact", headers=staff_headers(platform, Role.NURSE)
+        )
+    assert r.status_code == 200, r.text
     start = datetime.now(UTC) + timedelta(days=2)
-    ids = await publish(producer, booking(never_given, start), booking(removed, start))
+    ids = await publish(
+        producer, booking(unknown, start), booking(never_given, start), booking(removed, start)
+    )
     for event_id in ids:
         skipped = await wait_status(db, f"{event_id}:confirmation", "skipped")
         assert skipped["last_error"] == "no mobile number"
@@ -399,16 +428,22 @@ async def test_nt2_no_sms_without_a_mobile_number(
 
 
 async def test_nt2_never_an_sms_to_a_protected_patient(
-    producer: AIOKafkaProducer, db: Database, sms: StandIn
+    platform: Platform, producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
-    patient, mobile = new_patient(), new_mobile()
-    await with_contact(producer, db, patient, mobile)
+    patient, mobile = await with_mobile(platform)
     start = datetime.now(UTC) + timedelta(days=2)
     (first,) = await publish(producer, booking(patient, start))
     await wait_status(db, f"{first}:confirmation", "sent")
 
-    # Protection arrives: the contact is purged and the waiting reminders are withdrawn.
-    await publish(producer, ProtectionChanged(patient_id=patient, protected=True))
+    # Protection arrives: identity purges the contact, and its ProtectionChanged withdraws the
+    # waiting reminders here.
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=10) as gw:
+        r = await gw.put(
+            f"/api/identity/patients/{patient}/protection",
+            json={"protected": True},
+            headers=staff_headers(platform, Role.NURSE),
+        )
+    assert r.status_code == 200, r.text
     for lead in ("24h", "2h"):
         withdrawn = await wait_status(db, f"{first}:reminder-{lead}", "withdrawn")
         assert withdrawn["last_error"] == "protected identity"
@@ -418,16 +453,98 @@ async def test_nt2_never_an_sms_to_a_protected_patient(
     assert len(sent_to(sms, mobile)) == 1  # the confirmation from before the protection
 
 
+async def test_id3_the_number_comes_from_identity_when_the_sms_is_sent(
+    platform: Platform, producer: AIOKafkaProducer, db: Database, sms: StandIn
+) -> None:
+    """Issue 9, defect 2: no copy of the number here; the sender asks identity, with its own
+    token, for the batch it claimed, so a changed number is used at once, and identity logs
+    each read (ID-7)."""
+    patient, first_mobile = await with_mobile(platform)
+    # The 2 h reminder of this dose-1 visit falls due in a few seconds.
+    start = datetime.now(UTC) + timedelta(hours=2, seconds=6)
+    (event_id,) = await publish(producer, booking(patient, start, dose=1))
+    await wait_status(db, f"{event_id}:confirmation", "sent")
+    assert len(sent_to(sms, first_mobile)) == 1
+
+    second_mobile = new_mobile()
+    nurse = staff_headers(platform, Role.NURSE)
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=10) as gw:
+        r = await gw.put(
+            f"/api/identity/patients/{patient}/contact",
+            json={"mobile": second_mobile},
+            headers=nurse,
+        )
+        assert r.status_code == 200, r.text
+        await wait_status(db, f"{event_id}:reminder-2h", "sent", timeout=30)
+        assert len(sent_to(sms, second_mobile)) == 1  # the reminder, to the number of now
+        assert len(sent_to(sms, first_mobile)) == 1
+
+        log = await gw.get(f"/api/identity/patients/{patient}/access-log", headers=nurse)
+    reads = [e for e in log.json()["entries"] if e["operation"] == "identity.sms_recipients"]
+    assert len(reads) >= 2, log.text
+    assert {(e["actor_kind"], e["actor"], e["purpose"]) for e in reads} == {
+        ("service", "notifications", "SMS delivery")
+    }
+    dump = await dump_databases(platform.infra.admin_url)
+    notifications_rows = [x for x in dump.splitlines() if x.startswith("vaccinera_notifications.")]
+    assert notifications_rows
+    assert not [x for x in notifications_rows if first_mobile in x or second_mobile in x]
+
+
+async def test_id3_only_the_notifications_service_may_ask_where_to_text(
+    platform: Platform,
+) -> None:
+    patient, mobile = await with_mobile(platform)
+    (protected,) = await patients_in_identity(platform, [None])
+    nurse = staff_headers(platform, Role.NURSE)
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=10) as gw:
+        r = await gw.put(
+            f"/api/identity/patients/{protected}/protection",
+            json={"protected": True},
+            headers=nurse,
+        )
+        assert r.status_code == 200, r.text
+    body = {"patient_ids": [patient, protected, new_patient()]}
+
+    def service(name: str) -> dict[str, str]:
+        return {
+            "authorization": f"Bearer {tokens.mint(platform.keys, tokens.service_claims(name))}"
+        }
+
+    async with httpx.AsyncClient(base_url=platform.url("identity"), timeout=10) as identity:
+        r = await identity.post("/sms-recipients", json=body, headers=service("notifications"))
+        assert r.status_code == 200, r.text
+        assert r.json()["recipients"] == [
+            {"patient_id": patient, "status": "mobile", "mobile": mobile},
+            {"patient_id": protected, "status": "protected", "mobile": None},
+            {"patient_id": body["patient_ids"][2], "status": "unknown", "mobile": None},
+        ]
+        refused = {
+            "no token": await identity.post("/sms-recipients", json=body),
+            "another service": await identity.post(
+                "/sms-recipients", json=body, headers=service("booking")
+            ),
+            **{
+                role.value: await identity.post(
+                    "/sms-recipients", json=body, headers=staff_headers(platform, role)
+                )
+                for role in Role
+            },
+        }
+    assert {who: r.status_code for who, r in refused.items()} == {
+        who: 401 if who == "no token" else 403 for who in refused
+    }
+    assert not [who for who, r in refused.items() if mobile in r.text]
+
+
 # --- NT-3 ---------------------------------------------------------------------------------------
 
 
 async def test_nt3_mass_cancellation_one_sms_per_patient_with_the_units_text(
-    producer: AIOKafkaProducer, db: Database, sms: StandIn
+    platform: Platform, producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
-    anna, bo = new_patient(), new_patient()
     anna_mobile, bo_mobile = new_mobile(), new_mobile()
-    await with_contact(producer, db, anna, anna_mobile)
-    await with_contact(producer, db, bo, bo_mobile)
+    anna, bo = await patients_in_identity(platform, [anna_mobile, bo_mobile])
     day = datetime.now(UTC) + timedelta(days=4)
     bookings = [
         booking(anna, day, dose=1),
@@ -489,10 +606,9 @@ async def test_nt3_mass_cancellation_one_sms_per_patient_with_the_units_text(
 
 
 async def test_nt4_duplicate_delivery_of_an_event_sends_one_sms(
-    producer: AIOKafkaProducer, db: Database, sms: StandIn
+    platform: Platform, producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
-    patient, mobile = new_patient(), new_mobile()
-    await with_contact(producer, db, patient, mobile)
+    patient, mobile = await with_mobile(platform)
     start = datetime.now(UTC) + timedelta(days=2)
     event = booking(patient, start, dose=None)
     envelope, body = envelope_bytes(event)
@@ -524,10 +640,9 @@ async def test_nt4_duplicate_delivery_of_an_event_sends_one_sms(
 
 
 async def test_nt4_provider_failures_are_retried_and_delivered_once(
-    producer: AIOKafkaProducer, db: Database, sms: StandIn
+    platform: Platform, producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
-    patient, mobile = new_patient(), new_mobile()
-    await with_contact(producer, db, patient, mobile)
+    patient, _ = await with_mobile(platform)
     sms.behave(fail_next=3, fail_status=503)
     (event_id,) = await publish(
         producer, booking(patient, datetime.now(UTC) + timedelta(days=2), dose=None)
@@ -544,10 +659,9 @@ async def test_nt4_provider_failures_are_retried_and_delivered_once(
 
 
 async def test_nt4_provider_refusal_fails_at_once(
-    producer: AIOKafkaProducer, db: Database, sms: StandIn
+    platform: Platform, producer: AIOKafkaProducer, db: Database, sms: StandIn
 ) -> None:
-    patient = new_patient()
-    await with_contact(producer, db, patient, new_mobile())
+    patient, _ = await with_mobile(platform)
     sms.behave(fail_next=1, fail_status=400)
     (event_id,) = await publish(
         producer, booking(patient, datetime.now(UTC) + timedelta(days=2), dose=None)
@@ -571,6 +685,7 @@ async def test_nt4_replica_killed_mid_burst_every_confirmation_sent_exactly_once
         "VACCINERA_OTEL_EXPORTER": "none",
         "VACCINERA_SENDER_LEASE_SECONDS": "5",
         "VACCINERA_SMS_TIMEOUT_SECONDS": "2",
+        "VACCINERA_IDENTITY_TIMEOUT_SECONDS": "2",
     }
     replica = ManagedProcess(
         "notifications-1",
@@ -581,22 +696,9 @@ async def test_nt4_replica_killed_mid_burst_every_confirmation_sent_exactly_once
     replica.start()
     try:
         await asyncio.to_thread(wait_ready, replica, f"http://127.0.0.1:{port}", 60)
-        patients = [new_patient() for _ in range(BURST)]
-        mobiles = {p: new_mobile() for p in patients}
-        pending = []
-        for p in patients:
-            contact = ContactDetailsChanged(patient_id=p, mobile=mobiles[p], email=None)
-            envelope, body = envelope_bytes(contact)
-            pending.append(await enqueue(producer, contact, body, str(envelope.event_id)))
-        await asyncio.gather(*pending)
-
-        async def contacts_known() -> bool:
-            n = await count(
-                db, contacts, contacts.c.patient_id.in_(patients), contacts.c.mobile.is_not(None)
-            )
-            return n == BURST
-
-        await eventually(contacts_known, timeout=60)
+        numbers = [new_mobile() for _ in range(BURST)]
+        patients = await patients_in_identity(platform, list(numbers))
+        mobiles = dict(zip(patients, numbers, strict=True))
 
         # Slow sends, so the kill finds some of them in flight.
         sms.behave(delay_ms=50)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -323,3 +324,36 @@ def test_ac1_demo_citizens_are_valid_personnummer(http: httpx.Client) -> None:
     for citizen in directory.citizens():
         assert len(citizen.personnummer) == 12
         assert login_citizen(http, citizen.personnummer).status_code == 200
+
+
+def test_issue9_a_service_gets_its_own_token_with_its_client_secret_only(
+    idp: IdentityProviderServer, http: httpx.Client
+) -> None:
+    secret_file = tokens.ensure_client_secret(idp.keys_dir, "notifications")
+    assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
+    secret = secret_file.read_text()
+    grant = {"grant_type": "client_credentials"}
+    r = http.post("/token", data=grant, auth=("notifications", secret))
+    assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "no-store"
+    claims = verify(idp, r.json()["access_token"])
+    assert (claims["sub"], claims["kind"], claims["amr"]) == (
+        "notifications",
+        "service",
+        ["client_credentials"],
+    )
+    assert "hsa_id" not in claims and "personnummer" not in claims
+    # The kit reads it as a service principal.
+    verifier = TokenVerifier(issuer=tokens.ISSUER, audience=tokens.AUDIENCE, jwks_url=idp.jwks_url)
+    principal = asyncio.run(verifier.verify(r.json()["access_token"]))
+    assert (principal.kind, principal.subject) == ("service", "notifications")
+    # The secret in the form works too (client_secret_post).
+    posted = {**grant, "client_id": "notifications", "client_secret": secret}
+    assert http.post("/token", data=posted).status_code == 200
+
+    for client, wrong in (("notifications", secret + "x"), ("booking", secret), ("../keys", "")):
+        r = http.post("/token", data=grant, auth=(client, wrong))
+        assert (r.status_code, r.json()["code"]) == (401, "invalid_client"), client
+        assert secret not in r.text
+    r = http.post("/token", data={"grant_type": "password"}, auth=("notifications", secret))
+    assert (r.status_code, r.json()["code"]) == (400, "unsupported_grant_type")

@@ -14,7 +14,7 @@ def staff(role: Role) -> Principal:
 
 
 def test_ac3_no_super_user_every_operation_names_its_roles() -> None:
-    assert all(op.staff or op.citizen or op.anonymous for op in MATRIX)
+    assert all(op.staff or op.citizen or op.anonymous or op.services for op in MATRIX)
     # No role may do everything (AC-3: no super-user).
     for role in Role:
         assert not all(role in op.staff for op in MATRIX), role
@@ -46,3 +46,17 @@ def test_roles_doc_shows_the_matrix_as_it_is() -> None:
     assert matrix_markdown() in ROLES_DOC.read_text(encoding="utf-8"), (
         "docs/roles.md is out of date: paste vaccinera_contracts.access.matrix_markdown()"
     )
+
+
+def test_issue9_service_operations_are_for_their_services_and_no_person() -> None:
+    notifications = Principal(kind="service", subject="notifications")
+    booking = Principal(kind="service", subject="booking")
+    citizen = Principal(kind="citizen", subject="c", personnummer="191212121212")
+    assert Ops.SMS_RECIPIENTS.allows(notifications)
+    assert not Ops.SMS_RECIPIENTS.allows(booking)
+    for person in (citizen, *(staff(role) for role in Role), None):
+        assert not Ops.SMS_RECIPIENTS.allows(person)
+    assert "services" in Ops.SMS_RECIPIENTS.denial(staff(Role.DOCTOR))
+    # A service token opens no person's operation.
+    assert not [op.name for op in MATRIX if op.allows(notifications) and op.staff]
+    assert not Ops.GET_PATIENT.allows(notifications)

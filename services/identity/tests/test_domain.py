@@ -13,7 +13,7 @@ from vaccinera_contracts.events import (
     ProtectionChanged,
 )
 from vaccinera_contracts.identifiers import parse_identifier
-from vaccinera_identity import contact
+from vaccinera_identity import contact, domain
 from vaccinera_identity.domain import (
     Contact,
     Patient,
@@ -154,6 +154,18 @@ def test_id8_contact_change_emits_one_event() -> None:
     p = patient()
     p.set_contact(Contact(mobile="+46701234567"))
     p.set_contact(Contact(mobile="+46701234567"))  # same again: nothing new
-    assert p.events == [
-        ContactDetailsChanged(patient_id=p.patient_id, mobile="+46701234567", email=None)
-    ]
+    # That it changed, never what it is: no contact data in any event (ID-3, issue 9).
+    assert p.events == [ContactDetailsChanged(patient_id=p.patient_id)]
+    assert "+46701234567" not in p.events[0].model_dump_json()
+
+
+def test_id3_the_sms_sender_never_gets_a_protected_persons_number() -> None:
+    assert domain.sms_recipient("p-1", (False, "+46701234567")) == domain.SmsRecipient(
+        "p-1", "mobile", "+46701234567"
+    )
+    assert domain.sms_recipient("p-1", (False, None)).status == "none"
+    assert domain.sms_recipient("p-1", None).status == "unknown"
+    # Protected wins even over a number some bug left in a row (the table refuses it too).
+    assert domain.sms_recipient("p-1", (True, "+46701234567")) == domain.SmsRecipient(
+        "p-1", "protected"
+    )

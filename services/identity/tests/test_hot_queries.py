@@ -114,3 +114,11 @@ async def test_tables_are_large(db: Database) -> None:
 async def test_hot_query_reads_through_an_index(db: Database, name: str) -> None:
     async with db.connect() as conn:
         assert await sequential_scans(conn, HOT[name]()) == [], name
+
+
+async def test_sms_recipients_of_a_claimed_batch_come_by_the_primary_key(db: Database) -> None:
+    batch = {"ids": [f"p-{i}" for i in range(1, 4000, 250)]}  # one sender's claim (issue 9)
+    async with db.connect() as conn:
+        assert await sequential_scans(conn, store.SMS_CONTACTS, batch) == []
+        found = await store.sms_contacts(conn, batch["ids"])
+    assert set(found) == set(batch["ids"])

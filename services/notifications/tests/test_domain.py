@@ -301,12 +301,3 @@ def test_nt4_retry_until_max_attempts_but_not_after_a_4xx() -> None:
     assert retry(2) == NOW + timedelta(seconds=2)
     assert retry(3) is None
     assert retry(1, transient=False) is None
-
-
-def test_protection_purges_contact_details() -> None:
-    assert domain.protection_update(True) == {
-        "$set": {"protected": True, "mobile": None, "email": None}
-    }
-    assert domain.contact_update(protected=True, mobile="+46701234567", email=None) == {
-        "$set": {"mobile": None, "email": None}
-    }

@@ -1,18 +1,18 @@
-"""The store's projections and message rules over the real PostgreSQL: a protected patient's
-number is never stored, not even when it arrives after the protection (ID-3, NT-2); a late
-booking event never moves a booking back or revives a cancelled one; a message exists once
-per trigger (NT-4); a number arriving makes the messages waiting for it due at once."""
+"""The store's projections and message rules over the real PostgreSQL: no contact data is kept
+at all (ID-3: the sender asks identity); a late booking event never moves a booking back or
+revives a cancelled one; a message exists once per trigger (NT-4); a contact change makes the
+messages waiting for a number due at once."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, text
 
 from vaccinera_devstack.infra import Infrastructure
 from vaccinera_kit import migrations
@@ -22,7 +22,6 @@ from vaccinera_notifications import domain, store, tables
 pytestmark = pytest.mark.infra
 
 SCRIPTS = Path(tables.__file__).parent / "migrations"
-MOBILE = "+46701234567"
 
 
 @pytest.fixture
@@ -31,40 +30,6 @@ async def db(infra: Infrastructure) -> AsyncIterator[Database]:
     await migrations.upgrade(database, SCRIPTS, tables.metadata)
     yield database
     await database.dispose()
-
-
-async def contact_of(db: Database, patient_id: str) -> domain.Contact | None:
-    async with db.connect() as conn:
-        return await store.contact(conn, patient_id)
-
-
-async def test_id3_a_protected_patients_number_is_never_stored(db: Database) -> None:
-    patient = f"p-{uuid.uuid4()}"
-    async with db.engine.begin() as conn:
-        await store.apply_contact(
-            conn, patient, domain.contact_update(protected=False, mobile=MOBILE, email=None)
-        )
-    assert await contact_of(db, patient) == domain.Contact(MOBILE, protected=False)
-
-    async with db.engine.begin() as conn:
-        await store.apply_contact(conn, patient, domain.protection_update(True))
-    assert await contact_of(db, patient) == domain.Contact(None, protected=True)
-
-    # A number arriving afterwards, even as if the handler had not seen the protection.
-    async with db.engine.begin() as conn:
-        await store.apply_contact(
-            conn, patient, domain.contact_update(protected=False, mobile=MOBILE, email=None)
-        )
-    assert await contact_of(db, patient) == domain.Contact(None, protected=True)
-
-    # And the table itself refuses the combination.
-    with pytest.raises(IntegrityError):
-        async with db.engine.begin() as conn:
-            await conn.execute(
-                insert(tables.contacts).values(
-                    patient_id=f"p-{uuid.uuid4()}", mobile=MOBILE, protected=True
-                )
-            )
 
 
 async def test_booking_projection_keeps_the_latest_event_and_cancellation_wins(
@@ -179,18 +144,32 @@ async def test_a_number_arriving_makes_the_messages_waiting_for_it_due(db: Datab
     async with db.engine.begin() as conn:
         await store.add_messages(conn, [message], {}, now)
     async with db.engine.begin() as conn:
-        (claimed,) = await store.claim(conn, "sender-a", timedelta(seconds=30), 10)
-        assert claimed.contact is None
-        # The sender waits for the number a little (domain.decide → Wait).
+        (first,) = await store.claim(conn, "sender-a", timedelta(seconds=30), 10)
+        assert first.attempt == 1
+        # Identity knew no number yet: the sender waits for it a little (domain.decide → Wait).
         await store.record(
             conn, "sender-a", [store.release(message.message_id, now + timedelta(seconds=5))]
         )
         assert await store.claim(conn, "sender-a", timedelta(seconds=30), 10) == []
     async with db.engine.begin() as conn:
-        await store.apply_contact(
-            conn, patient, domain.contact_update(protected=False, mobile=MOBILE, email=None)
-        )
+        # ContactDetailsChanged (no number in it): the sender asks identity again at once.
         assert await store.contact_arrived(conn, patient) == 1
     async with db.engine.begin() as conn:
         (again,) = await store.claim(conn, "sender-a", timedelta(seconds=30), 10)
-    assert (again.attempt, again.contact) == (1, domain.Contact(MOBILE, protected=False))
+    assert (again.message.message_id, again.attempt) == (message.message_id, 1)
+
+
+async def test_id3_no_contact_data_is_kept(db: Database) -> None:
+    # Revision 0004 dropped the projection: no table of this service has a place for a number.
+    async with db.connect() as conn:
+        columns = (
+            await conn.execute(
+                text(
+                    "SELECT table_name, column_name FROM information_schema.columns "
+                    "WHERE table_schema = 'public'"
+                )
+            )
+        ).all()
+    assert columns
+    assert not [c for c in columns if c.table_name == "contacts"]
+    assert not [c for c in columns if re.search("mobile|phone|email|address", c.column_name)]

@@ -30,6 +30,9 @@ SERVICE_MODULES: dict[str, str] = {
     "registry-export": "vaccinera_registry_export.main",
 }
 GATEWAY_MODULE = "vaccinera_gateway.main"
+# Services that call another service for themselves, with their own client-credentials token
+# (issue 9: the SMS sender asks identity where to send).
+SERVICE_CLIENTS = ("notifications",)
 
 LOCAL_IDP_PORT = 8009
 LOCAL_SERVICE_PORTS = {
@@ -75,6 +78,7 @@ class Platform:
     keys: tokens.DevKeys = field(init=False)
     # Booking seals each manage code to notifications' public key (issue 9).
     manage_code_keys: SealingKeys = field(init=False)
+    client_secrets: dict[str, Path] = field(init=False)
 
     def __post_init__(self) -> None:
         self.infra = self.shared_infra or Infrastructure(
@@ -82,6 +86,11 @@ class Platform:
         )
         self.keys = tokens.ensure_keys(self.base_dir / "keys")
         self.manage_code_keys = ensure_manage_code_keys(self.base_dir / "keys")
+        # Services calling another for themselves (client credentials, issue 9): their secrets.
+        self.client_secrets = {
+            name: tokens.ensure_client_secret(self.base_dir / "keys", name)
+            for name in SERVICE_CLIENTS
+        }
         self.idp = IdentityProviderServer(
             self.ports.idp, self.base_dir / "keys", self.base_dir / "logs" / "idp.log"
         )
@@ -112,6 +121,9 @@ class Platform:
             env["VACCINERA_MANAGE_CODE_PUBLIC_KEY_FILE"] = str(self.manage_code_keys.public_pem)
         if name == "notifications":
             env["VACCINERA_MANAGE_CODE_PRIVATE_KEY_FILE"] = str(self.manage_code_keys.private_pem)
+        if name in self.client_secrets:
+            env["VACCINERA_TOKEN_URL"] = f"{self.idp.url}/token"
+            env["VACCINERA_CLIENT_SECRET_FILE"] = str(self.client_secrets[name])
         if self.spans_dir is not None:
             env["VACCINERA_OTEL_EXPORTER"] = "console"
             env["VACCINERA_OTEL_CONSOLE_PATH"] = str(self.spans_dir / f"{name}.jsonl")

@@ -10,6 +10,7 @@ import base64
 import functools
 import hashlib
 import json
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from vaccinera_contracts.roles import BANKID, SITHS, Assignment, Role
+from vaccinera_contracts.roles import BANKID, CLIENT_CREDENTIALS, SITHS, Assignment, Role
 
 ISSUER = "vaccinera-dev-idp"
 AUDIENCE = "vaccinera"
@@ -120,6 +121,28 @@ def citizen_claims(personnummer: str) -> dict[str, Any]:
         "amr": [BANKID],
         "personnummer": personnummer,
     }
+
+
+def service_claims(client_id: str) -> dict[str, Any]:
+    """A Vaccinera service acting for itself (client credentials, no person): ``sub`` is its
+    name."""
+    return {"sub": client_id, "kind": "service", "amr": [CLIENT_CREDENTIALS]}
+
+
+def clients_dir(keys_dir: Path) -> Path:
+    """Where the development provider keeps each service client's secret (``<id>.secret``)."""
+    return keys_dir / "clients"
+
+
+def ensure_client_secret(keys_dir: Path, client_id: str) -> Path:
+    """The file holding ``client_id``'s secret (made on first use, owner-readable only): the
+    provider compares with it, and the service alone is given its path."""
+    path = clients_dir(keys_dir) / f"{client_id}.secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path
 
 
 def staff_token(

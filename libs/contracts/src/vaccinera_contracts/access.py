@@ -56,6 +56,9 @@ class Operation:
     citizen: bool = False
     anonymous: bool = False
     purpose: str = "care"
+    # Vaccinera services (by name) that may call it for themselves, with a client-credentials
+    # token: service-to-service operations, open to no person.
+    services: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def action(self) -> Literal["read", "write"]:
@@ -78,6 +81,8 @@ class Operation:
             return True
         if principal is None:
             return False
+        if principal.kind == "service":
+            return principal.subject in self.services
         if principal.kind == "citizen":
             return self.citizen
         active = principal.active_assignment
@@ -87,6 +92,9 @@ class Operation:
         """Why ``principal`` may not do this, in words a person understands."""
         if principal is None:
             return "Log in first."
+        if principal.kind == "service" or (self.services and not (self.staff or self.citizen)):
+            allowed = ", ".join(sorted(self.services)) or "no service"
+            return f"Only Vaccinera's own services may do this ({allowed}), not a person."
         if principal.kind == "citizen":
             return "This is for care staff only."
         if not self.staff:
@@ -107,9 +115,12 @@ def _op(
     citizen: bool = False,
     anonymous: bool = False,
     purpose: str = "care",
+    services: frozenset[str] = frozenset(),
 ) -> Operation:
     service = name.split(".", 1)[0]
-    return Operation(name, service, method, path, summary, staff, citizen, anonymous, purpose)
+    return Operation(
+        name, service, method, path, summary, staff, citizen, anonymous, purpose, services
+    )
 
 
 class Ops:
@@ -234,6 +245,17 @@ class Ops:
         ACCESS_LOG_READERS,
         citizen=True,
         purpose="log review",
+    )
+    # Where to send an SMS (issue 9, ID-3): the SMS sender asks at send time, for one claimed
+    # batch at once; identity answers each patient's mobile, "protected" or "none". Contact
+    # data travels in no event and notifications keeps no copy.
+    SMS_RECIPIENTS = _op(
+        "identity.sms_recipients",
+        "POST",
+        "/sms-recipients",
+        "Look up where to text patients (the notifications service only)",
+        services=frozenset({"notifications"}),
+        purpose="SMS delivery",
     )
     # notifications
     LIST_MESSAGES = _op(

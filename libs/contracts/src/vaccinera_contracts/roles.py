@@ -54,7 +54,10 @@ class Assignment(BaseModel):
 # (AC-1). A token's ``kind`` is believed only together with its own method.
 SITHS = "siths"
 BANKID = "bankid"
-LOGIN_METHODS: dict[str, str] = {"staff": SITHS, "citizen": BANKID}
+# A Vaccinera service acting for itself (issue 9: notifications asking identity where to send
+# an SMS): the OAuth 2.0 client credentials grant (RFC 6749 section 4.4), no person involved.
+CLIENT_CREDENTIALS = "client_credentials"
+LOGIN_METHODS: dict[str, str] = {"staff": SITHS, "citizen": BANKID, "service": CLIENT_CREDENTIALS}
 
 
 class Principal(BaseModel):
@@ -62,7 +65,8 @@ class Principal(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["staff", "citizen"]
+    kind: Literal["staff", "citizen", "service"]
+    # Staff: the HSA-id; citizens: a pseudonym; a service: its name (the OAuth client id).
     subject: str
     hsa_id: str | None = None
     assignments: tuple[Assignment, ...] = ()

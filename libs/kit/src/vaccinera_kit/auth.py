@@ -136,7 +136,7 @@ def ensure_login_method(claims: dict[str, Any]) -> None:
     methods = {amr} if isinstance(amr, str) else set(amr) if isinstance(amr, list) else set()
     others = set(LOGIN_METHODS.values()) - {required}
     if required not in methods or methods & others:
-        how = "a SITHS card" if kind == "staff" else "BankID"
+        how = {"staff": "a SITHS card", "citizen": "BankID"}.get(str(kind), "client credentials")
         raise Unauthorized(
             f"This login was not made with {how}: log in again with {how}.",
             code="wrong_login_method",

@@ -112,19 +112,14 @@ class Patient:
         if contact == self.contact:
             return
         self.contact = contact
-        self.events.append(
-            ContactDetailsChanged(
-                patient_id=self.patient_id, mobile=contact.mobile, email=contact.email
-            )
-        )
+        # That they changed, never what they are: no contact detail travels in an event.
+        self.events.append(ContactDetailsChanged(patient_id=self.patient_id))
 
     def remove_contact(self) -> None:
         if self.contact.empty:
             return
         self.contact = Contact()
-        self.events.append(
-            ContactDetailsChanged(patient_id=self.patient_id, mobile=None, email=None)
-        )
+        self.events.append(ContactDetailsChanged(patient_id=self.patient_id))
 
     # ID-3
     def set_protection(self, protected: bool) -> None:
@@ -204,6 +199,34 @@ class Patient:
 
 
 # ID-1
+# --- where to send an SMS (issue 9, ID-3, NT-2) ----------------------------------------------
+
+SmsStatus = Literal["mobile", "protected", "none", "unknown"]
+
+
+@dataclass(frozen=True)
+class SmsRecipient:
+    """What the SMS sender is told about one patient: the mobile number, or why there is none.
+    A protected person never has one, whatever a row might hold."""
+
+    patient_id: str
+    status: SmsStatus
+    mobile: str | None = None
+
+
+def sms_recipient(patient_id: str, found: tuple[bool, str | None] | None) -> SmsRecipient:
+    """``found``: (protected, mobile) of the patient, or None when identity has no such
+    patient."""
+    if found is None:
+        return SmsRecipient(patient_id, "unknown")
+    protected, mobile = found
+    if protected:
+        return SmsRecipient(patient_id, "protected")
+    if not mobile:
+        return SmsRecipient(patient_id, "none")
+    return SmsRecipient(patient_id, "mobile", mobile)
+
+
 def read_identifier(raw: str, reserve_pattern: re.Pattern[str]) -> PatientIdentifier:
     """A personnummer, samordningsnummer or the region's reserve number, or why not."""
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -201,4 +201,36 @@ def to_consents_out(patient: domain.Patient) -> ConsentsOut:
     return ConsentsOut(
         patient_id=patient.patient_id,
         consents=[ConsentOut(**c.model_dump(), active=c.active_at(now)) for c in patient.consents],
+    )
+
+
+# --- where to send an SMS (issue 9) ------------------------------------------------------------
+
+
+class SmsRecipientsIn(Strict):
+    """The patients of one claimed batch of the SMS sender."""
+
+    patient_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        min_length=1, max_length=500
+    )
+
+
+class SmsRecipientOut(BaseModel):
+    patient_id: str
+    # mobile: text ``mobile``; protected: never text (ID-3); none: no number; unknown: no such
+    # patient here.
+    status: domain.SmsStatus
+    mobile: str | None
+
+
+class SmsRecipientsOut(BaseModel):
+    recipients: list[SmsRecipientOut]
+
+
+def to_sms_recipients_out(found: list[domain.SmsRecipient]) -> SmsRecipientsOut:
+    return SmsRecipientsOut(
+        recipients=[
+            SmsRecipientOut(patient_id=r.patient_id, status=r.status, mobile=r.mobile)
+            for r in found
+        ]
     )

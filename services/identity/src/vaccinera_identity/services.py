@@ -25,7 +25,7 @@ from vaccinera_identity import contact, domain
 from vaccinera_identity.domain import Patient
 from vaccinera_identity.population import PopulationRegister, RegisteredPerson
 from vaccinera_identity.settings import Settings
-from vaccinera_identity.store import AccessLogStore, PatientStore
+from vaccinera_identity.store import AccessLogStore, PatientStore, sms_contacts
 from vaccinera_kit.access_log import AccessLog
 from vaccinera_kit.auth import ensure_own
 from vaccinera_kit.errors import Conflict, Forbidden, NotFound
@@ -300,6 +300,25 @@ async def remove_contact(
 
 
 # --- blocks (ID-5) and consents (ID-6) --------------------------------------------------------------
+
+
+# --- where to send an SMS (issue 9, ID-3) ---------------------------------------------------------
+
+
+async def sms_recipients(
+    unit_of_work: UnitOfWorkFactory,
+    access: AccessLog,
+    principal: Principal,
+    patient_ids: list[str],
+) -> list[domain.SmsRecipient]:
+    """The SMS sender's question for one claimed batch: each patient's mobile number, or
+    "protected", "none", "unknown". Each patient's record read is logged (ID-7), by the
+    service, for SMS delivery."""
+    ids = list(dict.fromkeys(patient_ids))
+    async with unit_of_work() as uow:
+        found = await sms_contacts(uow.conn, ids)
+        uow.publish(*(access.event(principal, Ops.SMS_RECIPIENTS, pid) for pid in found))
+    return [domain.sms_recipient(pid, found.get(pid)) for pid in ids]
 
 
 async def list_blocks(

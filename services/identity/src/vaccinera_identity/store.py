@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Insert, Row, Select, Update, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Insert, Row, Select, Text, Update, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -64,6 +64,20 @@ def access_log_for_patient(patient_id: str, limit: int) -> Select[Any]:
         .order_by(access_log.c.at.desc())
         .limit(limit)
     )
+
+
+# Where the SMS sender may text a claimed batch of patients: one statement, by primary key.
+SMS_CONTACTS = select(patients.c.patient_id, patients.c.protected, patients.c.mobile).where(
+    patients.c.patient_id == func.any(bindparam("ids", type_=ARRAY(Text)))
+)
+
+
+async def sms_contacts(
+    conn: AsyncConnection, patient_ids: Sequence[str]
+) -> dict[str, tuple[bool, str | None]]:
+    """(protected, mobile) of each of ``patient_ids`` identity knows."""
+    rows = await conn.execute(SMS_CONTACTS, {"ids": list(patient_ids)})
+    return {r.patient_id: (r.protected, r.mobile) for r in rows}
 
 
 def insert_patient(patient: Patient) -> Insert:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 from vaccinera_contracts.events import (
     BookingCancelled,
@@ -327,6 +327,8 @@ def on_manage_code_issued(
 
 @dataclass(frozen=True)
 class Contact:
+    """Where to send, as identity answers at send time (never stored here, ID-3)."""
+
     mobile: str | None
     protected: bool
 
@@ -410,20 +412,3 @@ def retry_at(
     if not transient or attempts >= max_attempts:
         return None
     return now + backoff(attempts, base=base, cap=cap)
-
-
-# --- the contact projection (ID-3, NT-2) -------------------------------------------------------
-
-
-def contact_update(*, protected: bool, mobile: str | None, email: str | None) -> dict[str, Any]:
-    """Keep the patient's contact details, unless the patient is protected (ID-3, NT-2)."""
-    if protected:
-        return {"$set": {"mobile": None, "email": None}}
-    return {"$set": {"mobile": mobile, "email": email}}
-
-
-def protection_update(protected: bool) -> dict[str, Any]:
-    """Protected identity purges every contact detail at once (ID-3)."""
-    if protected:
-        return {"$set": {"protected": True, "mobile": None, "email": None}}
-    return {"$set": {"protected": False}}

@@ -3,7 +3,9 @@
 Every replica runs one. It claims due messages in batches with one statement (``FOR UPDATE
 SKIP LOCKED``, marked ``sending`` with this replica's name and a lease), so two replicas never
 hold the same message; a claim whose lease ran out belongs to a replica that died and is taken
-over. A takeover may repeat a send whose outcome was never recorded: the provider's
+over. For each batch it asks identity, in one call with its own token, where to send (a number,
+"protected" or none): no number is kept here (ID-3, docs/decisions/0002), and while identity
+cannot answer, nothing is sent and the batch waits. A takeover may repeat a send whose outcome was never recorded: the provider's
 ``Idempotency-Key`` (the message id) turns that into a replay of the first reply, not a second
 SMS.
 
@@ -22,14 +24,21 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from opentelemetry import propagate, trace
 from prometheus_client import Counter
 
 from vaccinera_kit.app import Service
 from vaccinera_kit.database import Database, listen
 from vaccinera_kit.sealed import Opener, SealError
+from vaccinera_kit.service_token import ServiceToken
 from vaccinera_kit.telemetry import current_trace_headers
 from vaccinera_notifications import domain, store
+from vaccinera_notifications.identity import (
+    IdentityRecipients,
+    Recipients,
+    RecipientsUnavailable,
+)
 from vaccinera_notifications.provider import Accepted, SmsProvider
 from vaccinera_notifications.settings import Settings
 from vaccinera_notifications.store import Claimed, Outcome
@@ -46,6 +55,7 @@ class Sender:
         service: Service,
         settings: Settings,
         provider: SmsProvider | None = None,
+        recipients: Recipients | None = None,
     ) -> None:
         self.db = service.db
         self.settings = settings
@@ -55,6 +65,8 @@ class Sender:
             sender=settings.sms_sender,
             timeout=settings.sms_timeout_seconds,
         )
+        # Where to send: identity, asked for each claimed batch (no number is kept here).
+        self.recipients = recipients or identity_recipients(settings)
         # Opens the manage code of a confirmation, into the provider request only (issue 9).
         key_file = settings.manage_code_private_key_file
         self.opener = Opener.from_file(key_file) if key_file is not None else None
@@ -97,6 +109,7 @@ class Sender:
             await asyncio.gather(*pending, return_exceptions=True)
         await self.recorder.stop()
         await self.provider.close()
+        await self.recipients.close()
 
     async def _run(self) -> None:
         while True:
@@ -119,21 +132,51 @@ class Sender:
                 await asyncio.wait_for(self._wake.wait(), self.settings.sender_poll_interval)
 
     async def claim(self, limit: int) -> int:
-        """Claim up to ``limit`` due messages and start sending them; returns how many."""
+        """Claim up to ``limit`` due messages, ask identity where to send them (one call for
+        the batch) and start sending; returns how many were claimed."""
         async with self.db.engine.begin() as conn:
             batch = await store.claim(conn, self.owner, self.lease, limit)
+        if not batch:
+            return 0
+        try:
+            contacts = await self.recipients.lookup(
+                sorted({claimed.message.patient_id for claimed in batch})
+            )
+        except RecipientsUnavailable as exc:
+            await self._postpone(batch, str(exc))
+            return len(batch)
         for claimed in batch:
+            contact = contacts.get(claimed.message.patient_id)
             task = asyncio.create_task(
-                self._deliver(claimed), name=f"sms-{claimed.message.message_id}"
+                self._deliver(claimed, contact), name=f"sms-{claimed.message.message_id}"
             )
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
         return len(batch)
 
-    async def _deliver(self, claimed: Claimed) -> None:
+    async def _postpone(self, batch: list[Claimed], reason: str) -> None:
+        """Identity could not say where to send: the batch waits a little, no attempt counted
+        (nothing was sent, and no message is sent without identity's answer)."""
+        log.warning("sender: %d messages wait, where to send is unknown (%s)", len(batch), reason)
+        until = datetime.now(UTC) + domain.backoff(
+            1,
+            base=self.settings.sender_backoff_seconds,
+            cap=self.settings.sender_backoff_max_seconds,
+        )
+        await asyncio.gather(
+            *(
+                self.recorder.record(
+                    store.postpone(c.message.message_id, until, "identity unavailable")
+                )
+                for c in batch
+            ),
+            return_exceptions=True,
+        )
+
+    async def _deliver(self, claimed: Claimed, contact: domain.Contact | None) -> None:
         message = claimed.message
         try:
-            outcome, label = await self._attempt(claimed)
+            outcome, label = await self._attempt(claimed, contact)
             if await self.recorder.record(outcome) and label is not None:
                 self.outcomes.labels(message.kind, label).inc()
         except asyncio.CancelledError:
@@ -147,12 +190,14 @@ class Sender:
                 type(exc).__name__,
             )
 
-    async def _attempt(self, claimed: Claimed) -> tuple[Outcome, str | None]:
+    async def _attempt(
+        self, claimed: Claimed, contact: domain.Contact | None
+    ) -> tuple[Outcome, str | None]:
         """Decide, send if so decided, and say what to record (and the metric's label)."""
         message = claimed.message
         decision = domain.decide(
             message,
-            claimed.contact,
+            contact,
             claimed.booking,
             now=datetime.now(UTC),
             contact_wait=self.contact_wait,
@@ -225,6 +270,27 @@ class Sender:
             raise SealError("no key to open manage codes is configured")
         code = self.opener.open(message.sealed_code, context=message.booking_id)
         return domain.compose(message.text, code)
+
+
+def identity_recipients(settings: Settings) -> IdentityRecipients:
+    """Identity, asked with this service's own token (client credentials)."""
+    if settings.token_url is None or settings.client_secret_file is None:
+        raise RuntimeError(
+            "the SMS sender asks identity where to send: it needs VACCINERA_TOKEN_URL and "
+            "VACCINERA_CLIENT_SECRET_FILE (this service's client credentials)"
+        )
+    http = httpx.AsyncClient(
+        base_url=settings.identity_url,
+        timeout=settings.identity_timeout_seconds,
+        limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
+    )
+    token = ServiceToken(
+        http,
+        token_url=settings.token_url,
+        client_id=settings.service_name,
+        secret_file=settings.client_secret_file,
+    )
+    return IdentityRecipients(http, token)
 
 
 class Recorder:

@@ -3,8 +3,9 @@
 HTTP, no Kafka: ``handlers.py`` and ``api/`` call these.
 
 Booking events schedule messages under deterministic ids, so a second replica or a
-redelivery past the consumer's dedup adds nothing (NT-1, NT-3, NT-4); identity's events keep
-the contact projection, and protection purges it and withdraws what is waiting (ID-3, NT-2).
+redelivery past the consumer's dedup adds nothing (NT-1, NT-3, NT-4). No contact data is kept
+here: the sender asks identity where to send (ID-3, NT-2); identity's events only wake messages
+waiting for a number and withdraw what waits for a patient who became protected.
 """
 
 from __future__ import annotations
@@ -74,28 +75,19 @@ async def patient_messages(
     return rows
 
 
-# --- identity's events: the contact projection -----------------------------------------------------
+# --- identity's events: no contact data, only what to do now ----------------------------------------
 
 
 async def contact_changed(uow: UnitOfWork, change: ContactDetailsChanged) -> None:
-    patient_id = change.patient_id
-    current = await store.contact(uow.conn, patient_id)
-    update = domain.contact_update(
-        protected=current is not None and current.protected,
-        mobile=change.mobile,
-        email=change.email,
-    )
-    await store.apply_contact(uow.conn, patient_id, update)
-    if change.mobile:
-        await store.contact_arrived(uow.conn, patient_id)
+    """Contact details changed in identity (the event says no more, docs/decisions/0002):
+    messages waiting for a number are tried at once; the sender asks identity for it."""
+    await store.contact_arrived(uow.conn, change.patient_id)
 
 
 async def protection_changed(uow: UnitOfWork, change: ProtectionChanged) -> None:
-    patient_id = change.patient_id
-    await store.apply_contact(uow.conn, patient_id, domain.protection_update(change.protected))
     if change.protected:
-        # The sender checks again before each send; this settles what is waiting now.
-        await store.withdraw_patient(uow.conn, patient_id, "protected identity")
+        # Identity answers "protected" at every send anyway; this settles what is waiting now.
+        await store.withdraw_patient(uow.conn, change.patient_id, "protected identity")
 
 
 # --- booking's events: the messages ------------------------------------------------------------------

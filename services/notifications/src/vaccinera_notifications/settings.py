@@ -12,9 +12,14 @@ from vaccinera_kit.settings import ServiceSettings
 class Settings(ServiceSettings):
     service_name: str = "notifications"
 
-    # Identity: whose record a citizen's login is (AC-5).
+    # Identity: whose record a citizen's login is (AC-5), and where to send an SMS (asked by
+    # the sender for each batch, with this service's own token: issue 9, ID-3).
     identity_url: str = "http://127.0.0.1:8001"
     identity_timeout_seconds: float = Field(default=5.0, gt=0)
+    # This service's own token (OAuth 2.0 client credentials; the client id is service_name):
+    # the identity provider's token endpoint and the file holding the client secret.
+    token_url: str | None = None
+    client_secret_file: Path | None = None
 
     # The SMS provider (locally the stand-in of vaccinera_devstack).
     sms_provider_url: str = "http://127.0.0.1:18081"
@@ -40,14 +45,18 @@ class Settings(ServiceSettings):
     sender_concurrency: int = Field(default=16, ge=1, le=256)
     sender_backoff_seconds: float = Field(default=0.5, gt=0)
     sender_backoff_max_seconds: float = Field(default=60.0, gt=0)
-    # Contact details come from identity on another topic than the booking: a booking made
-    # right after the mobile was entered may arrive first. Wait this long for a number before
-    # a message counts as "no mobile number".
+    # A patient booked a moment before staff enter the mobile: a message finding no number
+    # waits this long (identity's ContactDetailsChanged wakes it at once) before it counts as
+    # "no mobile number".
     contact_wait_seconds: float = Field(default=5.0, ge=0)
 
     @model_validator(mode="after")
     def _lease_outlasts_a_send(self) -> Settings:
-        # A claim must outlive one provider call, or a slow send is claimed again meanwhile.
-        if self.sender_lease_seconds <= self.sms_timeout_seconds:
-            raise ValueError("sender_lease_seconds must be longer than sms_timeout_seconds")
+        # A claim must outlive asking identity and one provider call, or a slow send is claimed
+        # again meanwhile.
+        if self.sender_lease_seconds <= self.sms_timeout_seconds + self.identity_timeout_seconds:
+            raise ValueError(
+                "sender_lease_seconds must be longer than sms_timeout_seconds + "
+                "identity_timeout_seconds"
+            )
         return self

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -39,12 +38,12 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vaccinera_contracts.envelope import DomainEvent
-from vaccinera_notifications.domain import BookingState, Contact, Kind, Message, Status
-from vaccinera_notifications.tables import bookings, contacts, messages
+from vaccinera_notifications.domain import BookingState, Kind, Message, Status
+from vaccinera_notifications.tables import bookings, messages
 
 PUBLISHES: tuple[type[DomainEvent], ...] = ()
 
@@ -66,39 +65,6 @@ m = messages
 
 def _count(result: CursorResult[Any]) -> int:
     return int(result.rowcount)
-
-
-# --- contacts (ID-3, NT-2) ----------------------------------------------------------------------
-
-CONTACT = select(contacts.c.mobile, contacts.c.protected).where(
-    contacts.c.patient_id == bindparam("patient")
-)
-
-
-async def contact(conn: AsyncConnection, patient_id: str) -> Contact | None:
-    row = (await conn.execute(CONTACT, {"patient": patient_id})).first()
-    return None if row is None else Contact(mobile=row.mobile, protected=row.protected)
-
-
-@cache
-def contact_upsert(columns: tuple[str, ...]) -> Insert:
-    """Insert or update the contact's ``columns``. A number arriving for a patient who is
-    protected by then is dropped in the same statement (ID-3)."""
-    stmt = insert(contacts)
-    changes: dict[str, Any] = {k: stmt.excluded[k] for k in columns}
-    if "mobile" in columns and "protected" not in columns:
-        changes["mobile"] = case((contacts.c.protected, None), else_=stmt.excluded.mobile)
-    return stmt.on_conflict_do_update(index_elements=[contacts.c.patient_id], set_=changes)
-
-
-async def apply_contact(conn: AsyncConnection, patient_id: str, change: Mapping[str, Any]) -> None:
-    """Apply a contact change as ``domain.contact_update``/``protection_update`` state it.
-    Only what an SMS needs is kept (mobile, protected; no e-mail); a check constraint refuses
-    a number beside protection."""
-    fields = {k: v for k, v in change["$set"].items() if k in ("mobile", "protected")}
-    if fields:
-        columns = tuple(sorted(fields))
-        await conn.execute(contact_upsert(columns), {"patient_id": patient_id, **fields})
 
 
 # --- bookings --------------------------------------------------------------------------------
@@ -369,17 +335,15 @@ _claimed = (
 )
 # Claim up to ``n`` claimable messages for ``owner`` in one statement: lock them (skipping those
 # another sender is locking), mark them ``sending`` with a lease, count the attempt, and return
-# each with its patient's contact and (for a reminder) its booking.
+# each with (for a reminder) its booking. Where to send is asked of identity afterwards, for
+# the whole batch at once (no contact data is kept here).
 CLAIM = select(
     _claimed,
-    contacts.c.patient_id.label("contact_id"),
-    contacts.c.mobile,
-    contacts.c.protected,
     bookings.c.booking_id.label("known_booking_id"),
     bookings.c.start,
     bookings.c.cancelled,
 ).select_from(
-    _claimed.outerjoin(contacts, contacts.c.patient_id == _claimed.c.patient_id).outerjoin(
+    _claimed.outerjoin(
         bookings,
         and_(_claimed.c.kind == REMINDER, bookings.c.booking_id == _claimed.c.booking_id),
     )
@@ -393,7 +357,6 @@ class Claimed:
     message: Message
     attempt: int  # 1 for the first try
     trace: dict[str, str]  # trace context of the trigger
-    contact: Contact | None
     booking: BookingState | None  # reminders only
 
 
@@ -415,9 +378,6 @@ async def claim(conn: AsyncConnection, owner: str, lease: timedelta, limit: int)
             ),
             attempt=r.attempts,
             trace={"traceparent": r.traceparent} if r.traceparent else {},
-            contact=None
-            if r.contact_id is None
-            else Contact(mobile=r.mobile, protected=r.protected),
             booking=None
             if r.known_booking_id is None
             else BookingState(start=r.start, cancelled=r.cancelled),
@@ -452,6 +412,11 @@ def retry(message_id: str, at: datetime, reason: str) -> Outcome:
 
 def release(message_id: str, until: datetime) -> Outcome:
     return Outcome(message_id, "scheduled", keep_error=True, next_attempt_at=until, refund=True)
+
+
+def postpone(message_id: str, until: datetime, reason: str) -> Outcome:
+    """Not tried at all (identity could not say where to send): no attempt, the reason shown."""
+    return Outcome(message_id, "scheduled", last_error=reason, next_attempt_at=until, refund=True)
 
 
 def ended(message_id: str, status: Status, reason: str) -> Outcome:

@@ -1,7 +1,7 @@
 """Tables of the notifications service.
 
-- ``contacts``: projection of identity's events, the mobile number to text. A protected
-  patient's number is never kept (ID-3, NT-2): a check constraint makes that a database rule.
+- No contact data: the sender asks identity for the numbers when it sends (ID-3,
+  docs/decisions/0002); revision 0004 dropped the ``contacts`` projection.
 - ``bookings``: projection of booking's events, just enough to tell whether a reminder still
   fits its booking (start, cancelled).
 - ``messages``: one row per text message, keyed by a deterministic id derived from its trigger,
@@ -35,15 +35,6 @@ metadata = service_metadata()
 def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
-
-contacts = Table(
-    "contacts",
-    metadata,
-    Column("patient_id", Text, primary_key=True),
-    Column("mobile", Text, nullable=True),
-    Column("protected", Boolean, nullable=False, server_default=false()),
-    CheckConstraint("NOT protected OR mobile IS NULL", name="protected_has_no_mobile"),
-)
 
 bookings = Table(
     "bookings",

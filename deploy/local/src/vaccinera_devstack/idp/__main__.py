@@ -18,7 +18,11 @@ def main() -> None:
     parser.add_argument("--keys-dir", type=Path, required=True)
     parser.add_argument("--token-ttl", type=int, default=3600)
     args = parser.parse_args()
-    app = create_app(tokens.ensure_keys(args.keys_dir), token_ttl=args.token_ttl)
+    app = create_app(
+        tokens.ensure_keys(args.keys_dir),
+        token_ttl=args.token_ttl,
+        clients=tokens.clients_dir(args.keys_dir),
+    )
     # The access log shows method, path and status only; personnummer travel in POST bodies.
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=True)
 

@@ -8,7 +8,12 @@ bodies, never in a URL, so the access log (method, path, status) holds no person
 
 from __future__ import annotations
 
+import base64
+import hmac
+import re
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,10 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from vaccinera_contracts.identifiers import IdentifierError, IdentifierKind, parse_identifier
 from vaccinera_devstack import tokens
 from vaccinera_devstack.idp import directory
-from vaccinera_kit.errors import DomainError, ErrorDetail, NotFound
+from vaccinera_kit.errors import BadRequest, DomainError, ErrorDetail, NotFound, Unauthorized
 from vaccinera_kit.web import install_error_handlers
 
 TOKEN_TYPE = "Bearer"
+CLIENT_ID = re.compile(r"[a-z][a-z0-9-]{0,39}")
 jwk_thumbprint = tokens.jwk_thumbprint
 public_jwk = tokens.public_jwk
 
@@ -167,8 +173,38 @@ def canonical_personnummer(raw: str) -> str:
     return identifier.value
 
 
-def create_app(keys: tokens.DevKeys, *, token_ttl: int = 3600) -> FastAPI:
-    """The identity provider signing with `keys`; tokens live `token_ttl` seconds."""
+def client_credentials(
+    authorization: str, body: bytes, clients: Path | None
+) -> tuple[str, dict[str, Any]]:
+    """The service client a client-credentials request (RFC 6749 section 4.4) proves to be,
+    and its claims. The client authenticates with HTTP Basic (``client_secret_basic``) or with
+    ``client_id`` and ``client_secret`` in the form; its secret must equal the one on file."""
+    form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
+    if form.get("grant_type") != "client_credentials":
+        raise BadRequest(
+            "Only grant_type=client_credentials is served here.", code="unsupported_grant_type"
+        )
+    client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            client_id, _, secret = base64.b64decode(encoded).decode().partition(":")
+        except ValueError:
+            client_id, secret = "", ""
+    expected = None
+    if clients is not None and CLIENT_ID.fullmatch(client_id):
+        path = clients / f"{client_id}.secret"
+        expected = path.read_text().strip() if path.exists() else None
+    if expected is None or not hmac.compare_digest(expected.encode(), secret.encode()):
+        raise Unauthorized("Unknown client or wrong secret.", code="invalid_client")
+    return client_id, tokens.service_claims(client_id)
+
+
+def create_app(
+    keys: tokens.DevKeys, *, token_ttl: int = 3600, clients: Path | None = None
+) -> FastAPI:
+    """The identity provider signing with `keys`; tokens live `token_ttl` seconds. Service
+    clients (client credentials) are those with a secret in `clients`."""
     jwk = public_jwk(keys)
     signing_headers = {"kid": jwk["kid"]}
     listing = directory_listing()
@@ -192,11 +228,17 @@ def create_app(keys: tokens.DevKeys, *, token_ttl: int = 3600) -> FastAPI:
             "issuer": tokens.ISSUER,
             "jwks_uri": f"{base}/jwks.json",
             "token_endpoint": f"{base}/token/siths",
+            # Vaccinera's services, for themselves (client credentials).
+            "service_token_endpoint": f"{base}/token",
             "siths_token_endpoint": f"{base}/token/siths",
             "bankid_token_endpoint": f"{base}/token/bankid",
             "directory_endpoint": f"{base}/directory",
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["none"],
+            "service_token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
             "claims_supported": [
                 "iss",
                 "aud",
@@ -231,6 +273,15 @@ def create_app(keys: tokens.DevKeys, *, token_ttl: int = 3600) -> FastAPI:
                 code="unknown_hsa_id",
             )
         return issue(tokens.staff_claims(member.hsa_id, list(member.assignments)), response)
+
+    @app.post("/token")
+    async def service_token(request: Request, response: Response) -> TokenResponse:
+        """A Vaccinera service's own token (client credentials): ``kind`` service, ``sub``
+        its name."""
+        _, claims = client_credentials(
+            request.headers.get("authorization", ""), await request.body(), clients
+        )
+        return issue(claims, response)
 
     @app.post("/token/bankid")
     def bankid_token(login: BankIdLogin, response: Response) -> TokenResponse:

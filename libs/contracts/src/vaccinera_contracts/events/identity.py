@@ -1,7 +1,9 @@
 """Events published by the identity service on ``vaccinera.identity.v1``, keyed by patient id.
 
-No event carries a name or an address. Contact details travel only for unprotected patients,
-to the services that send messages (ID-3, ID-8).
+No event carries a name, an address or any contact detail (ID-3, ID-8; docs/decisions/0002):
+a topic keeps what it was given until retention ends, so a number published before the person
+became protected would outlive the protection. The SMS sender asks identity for the number when
+it sends (``Ops.SMS_RECIPIENTS``).
 """
 
 from __future__ import annotations
@@ -56,13 +58,11 @@ class ProtectionChanged(_PatientEvent):
 
 
 class ContactDetailsChanged(_PatientEvent):
-    """The mobile number or e-mail was added, changed or removed (ID-8). Never published for a
-    protected patient."""
+    """The patient's contact details were added, changed or removed (ID-8). It says only that
+    they changed, never what they are: whoever needs the number asks identity (the SMS sender
+    does, and sends a message that was waiting for a number at once)."""
 
     event_type: ClassVar[str] = "identity.ContactDetailsChanged"
-
-    mobile: str | None
-    email: str | None
 
 
 class Block(BaseModel):

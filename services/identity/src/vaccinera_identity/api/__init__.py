@@ -2,6 +2,12 @@
 ``endpoint`` (the operation named once), call one use case of ``services.py`` and map its
 result with ``schemas.py``."""
 
-from vaccinera_identity.api import access_log, blocks_consents, contact, patients
+from vaccinera_identity.api import access_log, blocks_consents, contact, patients, sms
 
-routers = (patients.router, contact.router, blocks_consents.router, access_log.router)
+routers = (
+    patients.router,
+    contact.router,
+    blocks_consents.router,
+    access_log.router,
+    sms.router,
+)

@@ -22,6 +22,7 @@ from vaccinera_kit import migrations
 from vaccinera_kit.app import Service
 from vaccinera_kit.database import Database
 from vaccinera_notifications import domain, store, tables
+from vaccinera_notifications.identity import RecipientsUnavailable
 from vaccinera_notifications.main import create_service
 from vaccinera_notifications.provider import Accepted, Outcome, SmsProvider
 from vaccinera_notifications.sender import Sender
@@ -277,3 +278,56 @@ async def test_a_burst_of_2000_is_sent_within_a_second_of_each_commit_once_each(
             await conn.execute(text("SELECT count(DISTINCT claimed_by) FROM messages"))
         ).scalar()
     assert owners == 0  # every claim released by its outcome
+
+
+class UnavailableRecipients:
+    """Identity down: no answer where to send."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def lookup(self, patient_ids: Sequence[str]) -> Mapping[str, domain.Contact]:
+        self.asked += 1
+        raise RecipientsUnavailable("identity unreachable: ConnectError")
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_id3_without_identitys_answer_nothing_is_sent_and_no_attempt_is_counted(
+    url: str, db: Database
+) -> None:
+    settings = Settings(
+        database_url=url,
+        sender_poll_interval=0.2,
+        sender_backoff_seconds=30,
+        otel_exporter="none",
+    )
+    service = create_service(settings)
+    provider, recipients = StandInProvider(delay=0), UnavailableRecipients()
+    sender = Sender(service, settings, provider, recipients)
+    message = new_message("p-identity-down")
+    sender.start()
+    try:
+        await add(db, [message])
+
+        async def postponed() -> bool:
+            async with db.connect() as conn:
+                row = (
+                    await conn.execute(
+                        select(messages).where(messages.c.message_id == message.message_id)
+                    )
+                ).one()
+            return row.last_error == "identity unavailable"
+
+        await eventually(postponed, timeout=10)
+    finally:
+        await sender.stop()
+        await service.db.dispose()
+    async with db.connect() as conn:
+        row = (
+            await conn.execute(select(messages).where(messages.c.message_id == message.message_id))
+        ).one()
+    assert (row.status, row.attempts, row.claimed_by) == ("scheduled", 0, None)
+    assert row.next_attempt_at > datetime.now(UTC) + timedelta(seconds=20)  # the backoff
+    assert recipients.asked >= 1 and not provider.calls  # never sent without an answer

@@ -304,6 +304,7 @@ class Call:
     params: dict[str, str] = field(default_factory=dict)
     json: Any = None
     query: dict[str, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 Build = Callable[[World, Who, Any], Awaitable[Call]]
@@ -383,13 +384,21 @@ async def _of_booking(w: World, who: Who, booking: dict[str, Any]) -> Call:
     return Call({"booking_id": booking["booking_id"]})
 
 
+def _client(w: World) -> dict[str, str]:
+    """Each call by code from an address of its own, as the gateway's trusted proxy (loopback
+    in the local stack) names it: attempts are limited per client address (BK-2)."""
+    n = next(w.counter)
+    return {"X-Forwarded-For": f"198.51.{100 + n // 250 % 100}.{1 + n % 250}"}
+
+
 async def _manage_rebook(w: World, who: Who, booking: dict[str, Any]) -> Call:
     body = {"reference": booking["reference"], "code": booking["code"]}
-    return Call(json={**body, "start": next(w.free).isoformat()})
+    return Call(json={**body, "start": next(w.free).isoformat()}, headers=_client(w))
 
 
 async def _manage_cancel(w: World, who: Who, booking: dict[str, Any]) -> Call:
-    return Call(json={"reference": booking["reference"], "code": booking["code"]})
+    body = {"reference": booking["reference"], "code": booking["code"]}
+    return Call(json=body, headers=_client(w))
 
 
 async def _mass_cancel(w: World, who: Who, booking: dict[str, Any]) -> Call:
@@ -568,6 +577,7 @@ CASES: dict[str, Case] = {
     "booking.cancel": Case(_of_booking, fresh=World.new_booking),
     "booking.manage_rebook": Case(_manage_rebook, fresh=World.new_managed_booking),
     "booking.manage_cancel": Case(_manage_cancel, fresh=World.new_managed_booking),
+    "booking.new_manage_code": Case(_of_booking, fresh=World.new_booking),
     "booking.register_arrival": Case(_call(_booking_params), serial=True),
     "booking.get_questionnaire": Case(_call(_unit)),
     "booking.set_questionnaire": Case(_set_questionnaire, serial=True),
@@ -738,7 +748,7 @@ async def _check_operation(
                 base + op.path.format(**call.params),
                 json=call.json,
                 params=call.query,
-                headers=world.headers(who),
+                headers={**world.headers(who), **call.headers},
             )
         why = _judge(world, rule, case, who, r)
         if why is not None:

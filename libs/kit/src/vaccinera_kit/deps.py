@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar, get_args, get_origin
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from fastapi.datastructures import Default
 from fastapi.dependencies.utils import get_typed_signature
+from fastapi.exceptions import RequestValidationError
 from fastapi.params import Depends as DependsParam
 
 from vaccinera_contracts.access import Operation
@@ -66,7 +67,11 @@ def endpoint(
         if takes_input(func):
             statuses.update(WITH_INPUT)
         responses = {**error_responses(statuses), **kwargs.pop("responses", {})}
-        dependencies = [Depends(_authorization(op)), *kwargs.pop("dependencies", ())]
+        dependencies = [
+            Depends(_authorization(op)),
+            Depends(_storable_parameters),
+            *kwargs.pop("dependencies", ()),
+        ]
         router.add_api_route(
             op.path,
             func,
@@ -118,6 +123,19 @@ def _authorization(op: Operation) -> Callable[..., Awaitable[None]]:
 
     authorized.__name__ = check.__name__
     return authorized
+
+
+async def _storable_parameters(request: Request) -> None:
+    """A NUL character in a path or query parameter is refused naming the parameter (422), not
+    left to the database, which can store no NUL and could not say which input held it."""
+    errors = [
+        {"loc": (where, name), "msg": "Contains a NUL character.", "type": "invalid_text"}
+        for where, params in (("path", request.path_params), ("query", request.query_params))
+        for name, value in params.items()
+        if isinstance(value, str) and "\x00" in value
+    ]
+    if errors:
+        raise RequestValidationError(errors)
 
 
 # Dependencies are coroutines: FastAPI runs a plain function dependency in a worker thread,

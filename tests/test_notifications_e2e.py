@@ -41,6 +41,7 @@ from vaccinera_devstack.standins import RequestRecord, StandIn
 from vaccinera_devstack.testing import dump_databases, eventually
 from vaccinera_kit.database import PROCESSED_EVENTS, Database, service_metadata
 from vaccinera_kit.sealed import Sealer
+from vaccinera_notifications.settings import Settings as NotificationSettings
 from vaccinera_notifications.tables import bookings as booking_states
 from vaccinera_notifications.tables import messages
 
@@ -752,6 +753,17 @@ async def test_nt4_replica_killed_mid_burst_every_confirmation_sent_exactly_once
         f"\n{BURST} confirmations in {elapsed:.1f}s; replica killed after {killed_after} "
         f"sends; {replays} provider replays of resent messages"
     )
+    # A replay is a message the killed replica had sent but not yet recorded as sent. Only
+    # its claims can be such, and a sender holds at most sender_concurrency claims at once (it
+    # claims only as many as it has free send slots, and a slot frees once the outcome is
+    # recorded): the messages in flight when it was killed bound the replays.
+    in_flight = int(
+        env.get(
+            "VACCINERA_SENDER_CONCURRENCY",
+            NotificationSettings.model_fields["sender_concurrency"].default,
+        )
+    )
+    assert replays <= in_flight, f"{replays} replays, at most {in_flight} were in flight"
     assert {r["body"]["to"] for r in records} == set(mobiles.values())
     # Neither numbers nor texts in the replicas' logs.
     logs = "\n".join(p.read_text() for p in (platform.base_dir / "logs").glob("notifications*"))

@@ -154,6 +154,8 @@ class World:
     time_book_id: str = ""
     visit_type_id: str = ""
     rename_visit_type_id: str = ""
+    # Unit A's stock: a batch of a vaccine, checked in by its stock administrator.
+    batch: dict[str, Any] = field(default_factory=dict)
     booking: dict[str, Any] = field(default_factory=dict)
     day: date = field(default_factory=date.today)
     free: Iterator[datetime] = field(default_factory=lambda: iter(()))
@@ -471,6 +473,23 @@ def _mass_booking(w: World) -> Awaitable[dict[str, Any]]:
     return w.new_booking()
 
 
+# inventory (issue 10): unit A's batch, checked in by its stock administrator in ``world``.
+
+
+def _batch_params(w: World) -> dict[str, str]:
+    return {"batch_id": w.batch["batch_id"]}
+
+
+def _delivery(w: World, who: Who) -> dict[str, Any]:
+    return {
+        "vaccine_id": w.batch["vaccine_id"],
+        "vaccine_name": w.batch["vaccine_name"],
+        "batch_number": f"AUTHZ{next(w.counter)}",
+        "expires_on": (date.today() + timedelta(days=200)).isoformat(),
+        "doses": 10,
+    }
+
+
 CASES: dict[str, Case] = {
     # identity
     "identity.lookup_person": Case(_call(json=lambda w, _: {"identifier": w.owner_pnr})),
@@ -583,6 +602,36 @@ CASES: dict[str, Case] = {
     "booking.set_questionnaire": Case(_set_questionnaire, serial=True),
     "booking.declare": Case(_declare),
     "booking.get_declaration": Case(_call(_booking_params)),
+    # inventory
+    "inventory.check_in": Case(_call(_unit, _delivery)),
+    "inventory.stock": Case(_call(_unit)),
+    "inventory.usable_batches": Case(_call(_unit)),
+    "inventory.get_batch": Case(_call(_batch_params)),
+    "inventory.discard": Case(
+        _call(_batch_params, lambda w, _: {"doses": 1, "reason": "Tappad spruta"})
+    ),
+    "inventory.correct": Case(
+        _call(_batch_params, lambda w, _: {"counted": 900, "reason": "Inventering"})
+    ),
+    "inventory.stock_discrepancies": Case(_call(_unit)),
+    "inventory.set_low_stock_level": Case(
+        _call(
+            lambda w: {**_unit(w), "vaccine_id": w.batch["vaccine_id"]},
+            lambda w, _: {"level": 5},
+        )
+    ),
+    "inventory.quick_list": Case(_call(_unit)),
+    "inventory.set_quick_list": Case(
+        _call(
+            _unit,
+            lambda w, _: {
+                "vaccines": [
+                    {"vaccine_id": w.batch["vaccine_id"], "vaccine_name": w.batch["vaccine_name"]}
+                ]
+            },
+        )
+    ),
+    "inventory.regional_overview": Case(_call(query=lambda w: {"by": "care_provider"})),
 }
 
 
@@ -686,6 +735,19 @@ async def world(platform: Platform) -> World:
     w.booking = r.json()
     # The owner's confirmation has reached them: their message history is not empty.
     await w.new_managed_booking()
+    # Unit A's stock: a batch checked in by its stock administrator (inventory).
+    w.batch = await w.ok(
+        "POST",
+        f"/api/inventory/units/{w.unit}/deliveries",
+        w.staff(Role.STOCK_ADMIN),
+        json={
+            "vaccine_id": f"vaccine-authz-{suffix}",
+            "vaccine_name": "Comirnaty",
+            "batch_number": f"AUTHZ{suffix}",
+            "expires_on": (date.today() + timedelta(days=200)).isoformat(),
+            "doses": 1000,
+        },
+    )
     return w
 
 

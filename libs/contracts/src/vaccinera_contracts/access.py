@@ -41,6 +41,13 @@ ACCESS_LOG_READERS = frozenset(
     {Role.DOCTOR, Role.NURSE_PRESCRIBER, Role.NURSE, Role.MEDICAL_SECRETARY}
 )
 
+# Inventory (IN-1..IN-6): the unit's stock administrator ("saldoansvarig") checks in,
+# discards, corrects, sets low-stock levels and the quick list, and sees the region's
+# overview; every role at the unit reads its stock and quick list (they plan times and
+# vaccinations by it); the clinicians pick batches for an administration.
+STOCK_ADMINS = frozenset({Role.STOCK_ADMIN})
+BATCH_PICKERS = frozenset({Role.DOCTOR, Role.NURSE_PRESCRIBER, Role.NURSE, Role.STOCK_ADMIN})
+
 
 @dataclass(frozen=True)
 class Operation:
@@ -455,6 +462,84 @@ class Ops:
         "/bookings/{booking_id}/health-declaration",
         "Read the health declaration of a visit",
         CLINICIANS,
+    )
+    # inventory (issue 10)
+    CHECK_IN = _op(
+        "inventory.check_in",
+        "POST",
+        "/units/{unit_id}/deliveries",
+        "Check in a vaccine delivery",
+        STOCK_ADMINS,
+    )
+    STOCK = _op(
+        "inventory.stock",
+        "GET",
+        "/units/{unit_id}/stock",
+        "See the unit's vaccine stock and low-stock warnings",
+        ALL_STAFF,
+    )
+    USABLE_BATCHES = _op(
+        "inventory.usable_batches",
+        "GET",
+        "/units/{unit_id}/usable-batches",
+        "See the batches that can be used now",
+        BATCH_PICKERS,
+    )
+    GET_BATCH = _op(
+        "inventory.get_batch",
+        "GET",
+        "/batches/{batch_id}",
+        "See a batch and its history",
+        ALL_STAFF,
+    )
+    DISCARD = _op(
+        "inventory.discard",
+        "POST",
+        "/batches/{batch_id}/discards",
+        "Register discarded doses",
+        STOCK_ADMINS,
+    )
+    CORRECT_STOCK = _op(
+        "inventory.correct",
+        "POST",
+        "/batches/{batch_id}/corrections",
+        "Correct a batch's balance after a count",
+        STOCK_ADMINS,
+    )
+    STOCK_DISCREPANCIES = _op(
+        "inventory.stock_discrepancies",
+        "GET",
+        "/units/{unit_id}/discrepancies",
+        "See administrations the stock did not cover",
+        STOCK_ADMINS,
+    )
+    SET_LOW_STOCK_LEVEL = _op(
+        "inventory.set_low_stock_level",
+        "PUT",
+        "/units/{unit_id}/low-stock-levels/{vaccine_id}",
+        "Set the unit's low-stock level of a vaccine",
+        STOCK_ADMINS,
+    )
+    QUICK_LIST = _op(
+        "inventory.quick_list",
+        "GET",
+        "/units/{unit_id}/quick-list",
+        "See the unit's quick-vaccination list",
+        ALL_STAFF,
+    )
+    SET_QUICK_LIST = _op(
+        "inventory.set_quick_list",
+        "PUT",
+        "/units/{unit_id}/quick-list",
+        "Change the unit's quick-vaccination list",
+        STOCK_ADMINS,
+    )
+    REGIONAL_OVERVIEW = _op(
+        "inventory.regional_overview",
+        "GET",
+        "/overview",
+        "See stock and consumption per unit, care provider or region",
+        STOCK_ADMINS,
     )
 
 

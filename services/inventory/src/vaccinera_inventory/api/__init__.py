@@ -1,7 +1,7 @@
-"""HTTP API of this service, one router module per resource (the booking service shows the
-shape). Its routes come with its own issue; health, readiness, metrics, OpenAPI and AsyncAPI
-come from the kit."""
+"""The inventory's HTTP API, one router per resource. Every route is one operation of the
+authorization matrix (``endpoint``); staff act on their own unit's stock (AC-5), the stock
+administrators see the region's overview."""
 
-from fastapi import APIRouter
+from vaccinera_inventory.api import batches, overview, quick_lists, stock
 
-routers: tuple[APIRouter, ...] = ()
+routers = (stock.router, batches.router, quick_lists.router, overview.router)

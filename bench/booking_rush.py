@@ -73,6 +73,7 @@ from vaccinera_identity.population import SyntheticRegister
 from vaccinera_kit.access_log import AccessLog
 from vaccinera_kit.database import Database, plain_url
 from vaccinera_kit.outbox import Outbox
+from vaccinera_kit.sealed import Sealer
 from vaccinera_kit.unit_of_work import UnitOfWorkFactory
 
 TZ = ZoneInfo("Europe/Stockholm")
@@ -855,6 +856,8 @@ async def raw_database_rate(
     unique index decides, the events staged into the outbox; committed bookings per second."""
     db = Database(p.infra.database_url("booking"), pool_size=pool, max_overflow=0)
     unit_of_work = UnitOfWorkFactory(db, Outbox("bench"), on_commit=lambda: None)
+    # Each manage code sealed to notifications' key, as the booking service does (issue 9).
+    sealer = Sealer.from_file(p.manage_code_keys.public_pem)
     access = AccessLog("booking", unit_of_work)
     assignment = Assignment(
         id=f"{UNIT}:{Role.BOOKING_ONLY.value}",
@@ -911,6 +914,7 @@ async def raw_database_rate(
                         slot=slot,
                         booked_by="staff",
                         now=now,
+                        sealer=sealer,
                     )
                     if await bookings.add(booking):
                         uow.publish(access.event(principal, Ops.BOOK, patient.patient_id))

@@ -35,8 +35,11 @@ from vaccinera_contracts.identifiers import IdentifierKind
 from vaccinera_devstack.infra import Infrastructure
 from vaccinera_kit import migrations
 from vaccinera_kit.database import Database, is_unique_violation
+from vaccinera_kit.sealed import Sealer, generate_pem_pair
 from vaccinera_kit.unit_of_work import UnitOfWork
 
+# Notifications' public key: booking seals each manage code to it (issue 9).
+SEALER = Sealer(generate_pem_pair(bits=2048)[1])
 pytestmark = pytest.mark.infra
 
 MIGRATIONS = Path(tables.__file__).parent / "migrations"
@@ -124,6 +127,7 @@ def _booking(book: TimeBook, visit_type: VisitType, patient: Patient, slot: Slot
         slot=slot,
         booked_by="staff",
         now=datetime.now(UTC),
+        sealer=SEALER,
     )
 
 

@@ -314,11 +314,14 @@ def run(create_service: Callable[[ServiceSettings | None], Service]) -> None:
     serve(service.asgi, service.settings)
 
 
-def serve(asgi: Any, settings: HttpSettings) -> None:
+def serve(asgi: Any, settings: HttpSettings, *, proxy_headers: bool = True) -> None:
+    """``proxy_headers=False``: the app reads X-Forwarded-* itself (the gateway's edge), so
+    uvicorn leaves the scheme and client address as the connection has them."""
     uvicorn.run(
         asgi,
         host=settings.http_host,
         port=settings.http_port,
+        proxy_headers=proxy_headers,
         log_config=None,  # our JSON, masked logging (configured by the service)
         timeout_graceful_shutdown=10,
         # Longer than any client keeps an idle connection (httpx: 5 s), so the client always

@@ -25,7 +25,27 @@ HOP_BY_HOP = frozenset(
         "content-encoding",
     }
 )
-_HOP_BY_HOP_RAW = frozenset(h.encode("latin-1") for h in HOP_BY_HOP)
+# Headers the gateway's edge answers with itself (security headers, CORS): a service's own
+# copy is not relayed, so each is sent once and the gateway's word holds (a service cannot
+# open CORS, for instance).
+OWNED_HEADERS = frozenset(
+    {
+        "cache-control",
+        "content-security-policy",
+        "referrer-policy",
+        "strict-transport-security",
+        "x-content-type-options",
+        "x-frame-options",
+        "access-control-allow-origin",
+        "access-control-allow-credentials",
+        "access-control-allow-methods",
+        "access-control-allow-headers",
+        "access-control-expose-headers",
+        "access-control-max-age",
+    }
+)
+
+_NOT_RELAYED_RAW = frozenset(h.encode("latin-1") for h in HOP_BY_HOP | OWNED_HEADERS)
 
 # In a request target as they are: RFC 3986's unreserved and reserved characters except "#",
 # and "%" where it starts an escape. Anything else is percent-encoded; control characters are
@@ -67,11 +87,12 @@ def forwardable(headers: Mapping[str, str]) -> dict[str, str]:
 
 def forwardable_raw(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """A service's answer headers as the gateway passes them on: every occurrence kept (two
-    ``Set-Cookie`` stay two), names in lower case as ASGI has them, hop-by-hop ones dropped."""
+    ``Set-Cookie`` stay two), names in lower case as ASGI has them, hop-by-hop ones and those
+    the gateway sets itself dropped."""
     out = []
     for name, value in headers:
         lower = name.lower()
-        if lower not in _HOP_BY_HOP_RAW:
+        if lower not in _NOT_RELAYED_RAW:
             out.append((lower, value))
     return out
 
@@ -123,6 +144,7 @@ def merge_openapi(
             continue
         prefix = f"{service.replace('-', '_')}__"
         doc = _prefix_refs(copy.deepcopy(doc), prefix)
+        too_large = _too_large_response(doc, prefix)
         for path, item in doc.get("paths", {}).items():
             if path in ("/metrics",):
                 continue
@@ -132,6 +154,9 @@ def merge_openapi(
                 if "operationId" in operation:
                     operation["operationId"] = f"{prefix}{operation['operationId']}"
                 operation["tags"] = [f"{service}: {t}" for t in operation.get("tags", ["other"])]
+                if "requestBody" in operation:
+                    # The gateway's own answer to a body over its limit (edge.py).
+                    operation.setdefault("responses", {}).setdefault("413", too_large)
             merged["paths"][f"/api/{service}{path}"] = item
         components = doc.get("components", {})
         for name, schema in components.get("schemas", {}).items():
@@ -146,3 +171,17 @@ def merge_openapi(
             " Not reachable while building this page: " + ", ".join(unavailable) + "."
         )
     return merged
+
+
+def _too_large_response(doc: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The 413 entry of an operation taking a body, with the service's error body schema."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    schema: dict[str, Any] = (
+        {"$ref": f"#/components/schemas/{prefix}ErrorBody"}
+        if "ErrorBody" in schemas
+        else {"type": "object"}
+    )
+    return {
+        "description": "The request body is larger than the gateway accepts.",
+        "content": {"application/json": {"schema": schema}},
+    }

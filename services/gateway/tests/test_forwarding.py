@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 from fastapi import FastAPI
 
+from vaccinera_gateway import edge
 from vaccinera_gateway.domain import forwardable_raw, request_target
 from vaccinera_gateway.main import create_app
 from vaccinera_gateway.settings import Settings
@@ -150,6 +151,27 @@ async def test_what_is_not_forwarded(gw: httpx.AsyncClient) -> None:
     assert r.status_code == 401
     assert r.json()["code"] == "token_missing"
     assert (await gw.head("/api/booking/health")).status_code == 405
+
+
+async def test_services_are_told_the_callers_address_never_what_the_client_claims(
+    gateway: FastAPI, gw: httpx.AsyncClient
+) -> None:
+    """X-Forwarded-For names the caller for the services (BK-2 limits attempts by it): the
+    connection's peer, or what trusted proxies in front of the gateway saw."""
+    claimed = {"X-Forwarded-For": "198.51.100.66"}
+    r = await gw.get("/api/booking/health", headers=claimed)
+    assert r.json()["headers"]["x-forwarded-for"] == "127.0.0.1"  # nobody trusted: the peer
+
+    gateway.state.trusted_proxy = edge.proxy_check(["127.0.0.1/32", "10.0.0.0/8"])
+    r = await gw.get("/api/booking/health", headers=claimed)
+    assert r.json()["headers"]["x-forwarded-for"] == "198.51.100.66"  # a trusted proxy's word
+    # The client's own claim comes first; the trusted proxies' additions are read from the
+    # right, and the first address that is not one of theirs is the caller.
+    chained = {"X-Forwarded-For": "203.0.113.1, 198.51.100.66, 10.1.2.3"}
+    r = await gw.get("/api/booking/health", headers=chained)
+    assert r.json()["headers"]["x-forwarded-for"] == "198.51.100.66"
+    r = await gw.get("/api/booking/health")
+    assert r.json()["headers"]["x-forwarded-for"] == "127.0.0.1"
 
 
 async def _raw_call(app: FastAPI, raw_path: bytes, query: bytes) -> tuple[int, bytes]:

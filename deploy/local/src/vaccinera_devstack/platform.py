@@ -131,6 +131,9 @@ class Platform:
             env["VACCINERA_SERVICE_URLS"] = (
                 "{" + ",".join(f'"{n}":"{self.url(n)}"' for n in SERVICE_MODULES) + "}"
             )
+            # Loopback stands in for a deployment's load balancer: a caller on this machine
+            # (a test) may name the client's address in X-Forwarded-For, as the balancer would.
+            env.setdefault("VACCINERA_TRUSTED_PROXIES", '["127.0.0.1/32", "::1/128"]')
         else:
             # Each domain service gets its own database and role, reaching no other's.
             env["VACCINERA_DATABASE_URL"] = self.infra.database_url(name)

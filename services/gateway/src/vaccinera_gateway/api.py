@@ -68,6 +68,15 @@ async def forward(request: Request) -> Response:
     except ValueError as exc:
         raise BadRequest("The address contains characters that are not allowed.") from exc
     headers = domain.forwardable(request.headers)
+    # The caller's address replaces whatever the client claimed (BK-2 limits attempts by it).
+    headers.pop(domain.FORWARDED_FOR, None)
+    client = domain.client_address(
+        request.client.host if request.client else None,
+        ",".join(request.headers.getlist(domain.FORWARDED_FOR)),
+        request.app.state.trusted_proxy,
+    )
+    if client:
+        headers[domain.FORWARDED_FOR] = client
     headers.update(current_trace_headers())
     body = await request.body()
     try:

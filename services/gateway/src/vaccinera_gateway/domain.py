@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -79,6 +79,29 @@ def _escape(match: re.Match[str]) -> str:
     char = match.group()
     raw = char.encode("latin-1") if ord(char) < 0x100 else char.encode("utf-8")
     return "".join(f"%{b:02X}" for b in raw)
+
+
+FORWARDED_FOR = "x-forwarded-for"
+
+
+def client_address(
+    peer: str | None, forwarded_for: str | None, trusted: Callable[[str], bool] | None
+) -> str | None:
+    """The caller's address, as the gateway tells the services in X-Forwarded-For (they limit
+    anonymous attempts by it, BK-2): the connection's peer; when that is a trusted proxy, the
+    nearest address in X-Forwarded-For that is not one. Read from the right: each trusted proxy
+    appended the address it saw, and what the client wrote itself comes first and is never
+    believed."""
+    client = peer
+    if client is None or trusted is None or not forwarded_for:
+        return client
+    hops = [hop.strip() for hop in forwarded_for.split(",")]
+    while hops and trusted(client):
+        hop = hops.pop()
+        if not hop:
+            break
+        client = hop
+    return client
 
 
 def forwardable(headers: Mapping[str, str]) -> dict[str, str]:

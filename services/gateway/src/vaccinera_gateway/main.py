@@ -47,6 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.upstreams = upstreams
+    # Whose X-Forwarded-For names the caller (api.forward): the trusted proxies' only.
+    app.state.trusted_proxy = (
+        edge.proxy_check(settings.trusted_proxies) if settings.trusted_proxies else None
+    )
     app.state.telemetry = telemetry
     for router in api.routers:
         app.include_router(router)

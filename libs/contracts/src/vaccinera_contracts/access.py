@@ -46,6 +46,17 @@ ACCESS_LOG_READERS = frozenset(
 # overview; every role at the unit reads its stock and quick list (they plan times and
 # vaccinations by it); the clinicians pick batches for an administration.
 STOCK_ADMINS = frozenset({Role.STOCK_ADMIN})
+
+# Journal (JR-1..JR-9). Doctors and nurses with prescribing rights order ("Signera
+# ordination"); nurses and nurses with prescribing rights give the dose ("Signera
+# administrering"); the record roles read the journal; only the clinicians print it (AC-4) or
+# enter history. The regional catalogue has no role of its own in AC-3: reading until decided,
+# the stock administrators, who already name the vaccines of the stock, keep it.
+PRESCRIBERS = frozenset({Role.DOCTOR, Role.NURSE_PRESCRIBER})
+VACCINATORS = frozenset({Role.NURSE, Role.NURSE_PRESCRIBER})
+JOURNAL_READERS = RECORD_STAFF
+PRINTERS = CLINICIANS
+CATALOGUE_KEEPERS = STOCK_ADMINS
 BATCH_PICKERS = frozenset({Role.DOCTOR, Role.NURSE_PRESCRIBER, Role.NURSE, Role.STOCK_ADMIN})
 
 
@@ -540,6 +551,86 @@ class Ops:
         "/overview",
         "See stock and consumption per unit, care provider or region",
         STOCK_ADMINS,
+    )
+    # journal (issue 10)
+    CATALOGUE = _op("journal.catalogue", "GET", "/vaccines", "See the vaccine catalogue", ALL_STAFF)
+    ADD_VACCINE = _op(
+        "journal.add_vaccine",
+        "POST",
+        "/vaccines",
+        "Add a vaccine to the catalogue",
+        CATALOGUE_KEEPERS,
+    )
+    CHANGE_VACCINE = _op(
+        "journal.change_vaccine",
+        "PATCH",
+        "/vaccines/{vaccine_id}",
+        "Rename or change a vaccine of the catalogue",
+        CATALOGUE_KEEPERS,
+    )
+    ORDER = _op(
+        "journal.order",
+        "POST",
+        "/patients/{patient_id}/orders",
+        "Order a vaccination (Signera ordination)",
+        PRESCRIBERS,
+    )
+    VOID_ORDER = _op(
+        "journal.void_order",
+        "POST",
+        "/orders/{order_id}/void",
+        "Void an order",
+        PRESCRIBERS,
+    )
+    ADMINISTER = _op(
+        "journal.administer",
+        "POST",
+        "/orders/{order_id}/administration",
+        "Give an ordered dose (Signera administrering)",
+        VACCINATORS,
+    )
+    ORDER_AND_ADMINISTER = _op(
+        "journal.order_and_administer",
+        "POST",
+        "/patients/{patient_id}/administrations",
+        "Order and give a dose in one signed step",
+        frozenset({Role.NURSE_PRESCRIBER}),
+    )
+    RECORD_HISTORICAL = _op(
+        "journal.record_historical",
+        "POST",
+        "/patients/{patient_id}/historical-doses",
+        "Record a dose given elsewhere",
+        CLINICIANS,
+    )
+    VACCINATIONS = _op(
+        "journal.vaccinations",
+        "GET",
+        "/patients/{patient_id}/vaccinations",
+        "See the patient's orders and vaccinations",
+        JOURNAL_READERS,
+        citizen=True,
+    )
+    SHARED_RECORD = _op(
+        "journal.shared_record",
+        "GET",
+        "/patients/{patient_id}/shared-record",
+        "See other care providers' vaccinations (shared record access)",
+        CLINICIANS,
+    )
+    PRINT_HISTORY = _op(
+        "journal.print_history",
+        "GET",
+        "/patients/{patient_id}/printouts/history",
+        "Print the vaccination history",
+        PRINTERS,
+    )
+    PRINT_JOURNAL = _op(
+        "journal.print_journal",
+        "GET",
+        "/patients/{patient_id}/printouts/journal",
+        "Print the vaccination journal",
+        PRINTERS,
     )
 
 

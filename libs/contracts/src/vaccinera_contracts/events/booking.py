@@ -87,9 +87,21 @@ class ArrivalRegistered(_BookingEvent):
     arrived_at: datetime
 
 
+class DeclarationAnswer(BaseModel):
+    """One answered question of a health declaration, as the patient saw and answered it:
+    the question's text of that version and the answer in words ("Ja", "Nej", or the text)."""
+
+    question_id: str
+    question: str
+    answer: str
+    comment: str | None = None
+
+
 class HealthDeclarationSubmitted(_BookingEvent):
     """A health declaration was answered, with a booking or through a unit's link (BK-2,
-    BK-12). The answers stay in booking; the journal fetches them with the visit (JR-6)."""
+    BK-12). It carries the answers: the journal keeps them with the vaccination they were the
+    basis of (JR-6) and prints them in the journal (JR-7). Health data, like the journal's own
+    events: on the platform's topics only, never in a log."""
 
     event_type: ClassVar[str] = "booking.HealthDeclarationSubmitted"
 
@@ -97,6 +109,8 @@ class HealthDeclarationSubmitted(_BookingEvent):
     unit_id: str
     booking_id: str | None
     questionnaire_version: int
+    submitted_at: datetime | None = None
+    answers: tuple[DeclarationAnswer, ...] = ()
 
 
 class ManageCodeIssued(_BookingEvent):

@@ -77,6 +77,10 @@ class DoseAdministered(_PatientRecordEvent):
     care_provider_id: str
     administered_at: datetime
     vaccinator_hsa_id: str
+    # The first day the next dose of the series may be given (the catalogue's minimum
+    # interval, JR-1); None when the series is complete. Booking refuses an earlier dose-2
+    # time with it (BK-10).
+    next_dose_from: date | None = None
 
 
 class HistoricalDoseRecorded(_PatientRecordEvent):
@@ -98,6 +102,8 @@ class HistoricalDoseRecorded(_PatientRecordEvent):
     care_provider_id: str
     recorded_at: datetime
     recorded_by_hsa_id: str
+    # As on ``DoseAdministered`` (BK-10).
+    next_dose_from: date | None = None
 
 
 class VaccineRenamed(DomainEvent):

@@ -16,6 +16,7 @@ from vaccinera_booking.domain import (
     check_questions,
     default_questionnaire,
 )
+from vaccinera_contracts.events import DeclarationAnswer
 from vaccinera_kit.errors import DomainError
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -239,6 +240,60 @@ def test_bk12_an_incomplete_declaration_is_not_made() -> None:
             now=NOW,
         )
     assert broken(caught.value) == {(A + "allergy", "required")}
+
+
+def test_jr6_the_event_carries_the_answers_in_words_in_the_questionnaires_order() -> None:
+    """The journal keeps the answers with the vaccination: each question's text of the version
+    answered, "Ja"/"Nej" or the text, and the comment; optional questions not answered are left
+    out, whatever order the answers came in."""
+    answers: dict[str, Any] = {
+        "other": {"text": "  Rädd för sprutor "},
+        "allergy": {"yes": True, "comment": "Anafylaxi efter getingstick 2015"},
+        "fever": {"yes": False, "comment": "  "},
+    }
+    declaration = Declaration.answer(
+        declaration_id="hd-4",
+        patient_id="pat-1",
+        questionnaire=UNIT_QUESTIONS,
+        version=3,
+        answers=answers,
+        booking_id="bk-1",
+        now=NOW,
+    )
+
+    event = declaration.submitted()
+
+    assert event.submitted_at == NOW
+    assert event.answers == (
+        DeclarationAnswer(question_id="fever", question="Har du feber idag?", answer="Nej"),
+        DeclarationAnswer(
+            question_id="allergy",
+            question="Har du haft anafylaxi?",
+            answer="Ja",
+            comment="Anafylaxi efter getingstick 2015",
+        ),
+        DeclarationAnswer(question_id="other", question="Övrigt", answer="Rädd för sprutor"),
+    )
+
+
+@pytest.mark.parametrize(
+    "other", [None, {"text": ""}, {"text": "   "}, {}], ids=["absent", "empty", "blank", "no_text"]
+)
+def test_jr6_an_optional_question_left_unanswered_is_left_out(other: Any) -> None:
+    answers = complete() | ({} if other is None else {"other": other})
+    declaration = Declaration.answer(
+        declaration_id="hd-5",
+        patient_id="pat-1",
+        questionnaire=UNIT_QUESTIONS,
+        version=3,
+        answers=answers,
+        booking_id=None,
+        now=NOW,
+    )
+    answered = declaration.submitted().answers
+    assert [a.question_id for a in answered] == ["fever", "allergy"]
+    assert [a.answer for a in answered] == ["Nej", "Nej"]
+    assert all(a.comment is None for a in answered)
 
 
 # --- the unit's questions (BK-12) ---

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from vaccinera_booking.domain.common import invalid
-from vaccinera_contracts.events import HealthDeclarationSubmitted
+from vaccinera_contracts.events import DeclarationAnswer, HealthDeclarationSubmitted
 from vaccinera_kit.errors import DomainError, ErrorDetail
 
 
@@ -133,13 +133,39 @@ class Declaration:
         )
 
     def submitted(self) -> HealthDeclarationSubmitted:
+        """The event carries the answers as the patient saw and gave them, so the journal can
+        keep them with the vaccination (JR-6) whatever the unit asks later."""
         return HealthDeclarationSubmitted(
             patient_id=self.patient_id,
             declaration_id=self.declaration_id,
             unit_id=self.unit_id,
             booking_id=self.booking_id,
             questionnaire_version=self.version,
+            submitted_at=self.submitted_at,
+            answers=self.answers_in_words(),
         )
+
+    def answers_in_words(self) -> tuple[DeclarationAnswer, ...]:
+        """Each answered question in the questionnaire's order, with its text of the version
+        answered and the answer in words; optional questions left unanswered are left out."""
+        given: list[DeclarationAnswer] = []
+        for q in self.questions:
+            answer = self.answers.get(q.question_id)
+            if not isinstance(answer, dict):
+                continue  # unanswered (check_answers let only optional ones through)
+            if q.kind == "yes_no":
+                words = "Ja" if answer.get("yes") else "Nej"
+            else:
+                words = str(answer.get("text") or "").strip()
+                if not words:
+                    continue  # an optional text question left empty says nothing
+            comment = str(answer.get("comment") or "").strip() or None
+            given.append(
+                DeclarationAnswer(
+                    question_id=q.question_id, question=q.text, answer=words, comment=comment
+                )
+            )
+        return tuple(given)
 
 
 def default_questionnaire(unit_id: str) -> Questionnaire:

@@ -1,7 +1,7 @@
 """Issue 7 item 7: booking's hot queries reach their rows through an index over tables of
-≥100k rows (slots, bookings, patients), never by reading a large table whole. The statements
-are built by the store's own functions, so this checks what the service runs; each is
-explained with the planner's custom plan for the values and with the generic plan a
+≥100k rows (slots, bookings, patients, next_doses), never by reading a large table whole. The
+statements are built by the store's own functions, so this checks what the service runs; each
+is explained with the planner's custom plan for the values and with the generic plan a
 prepared statement may switch to."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from vaccinera_booking.store import (
     capacity_query,
     day_slots_query,
     free_times_query,
+    next_dose_query,
     patient_bookings_query,
     patient_by_identifier_query,
 )
@@ -31,7 +32,7 @@ from vaccinera_kit.database import Database
 pytestmark = pytest.mark.infra
 
 MIGRATIONS = Path(tables.__file__).parent / "migrations"
-LARGE = frozenset({"slots", "bookings", "patients"})
+LARGE = frozenset({"slots", "bookings", "patients", "next_doses"})
 SMALL_BOOKS = 10  # 1,000 slots each
 BIG_DAYS = 200  # the big book: 5 columns, 08:00-16:00 every 5 minutes
 PATIENTS = 120_000
@@ -52,6 +53,11 @@ FILL = [
     "INSERT INTO patients (patient_id, identifier_kind, identifier_value, protected) "
     "SELECT 'p' || i, 'personnummer', lpad(i::text, 12, '0'), false "
     "FROM generate_series(1, :patients) AS i",
+    # Every patient has had dose 1, every second dose 2 too (BK-10).
+    "INSERT INTO next_doses (patient_id, dose_number, next_dose_from) "
+    "SELECT 'p' || i, d, CAST(CAST(:base AS timestamptz) AS date) + 21 * d "
+    "FROM generate_series(1, :patients) AS i, generate_series(1, 2) AS d "
+    "WHERE d = 1 OR i % 2 = 0",
     # tb0 is a big vaccination centre: BIG_DAYS days of 96 times in 5 columns.
     'INSERT INTO slots (time_book_id, resource, "column", start, "end") '
     "SELECT 'tb0', 'nurse', c, t, t + interval '5 minutes' FROM generate_series(0, :big_days - 1) "
@@ -130,6 +136,7 @@ HOT: dict[str, Callable[[], Executable]] = {
     "patient by identifier": lambda: patient_by_identifier_query(f"{4711:012d}"),
     "bookings of a patient at a unit": lambda: patient_bookings_query("p4711", "unit-3"),
     "bookings of a patient (citizen)": lambda: patient_bookings_query("p4711", None),
+    "next dose's first day (booking a dose 2)": lambda: next_dose_query("p4711", 1),
 }
 
 

@@ -1,4 +1,5 @@
-"""Booking's event subscribers: they keep the patient projection booking decides on.
+"""Booking's event subscribers: they keep the projections booking decides on, identity's
+patients and the journal's doses.
 
 Each handler runs in the consumer's unit of work, which also records the event as processed,
 so a redelivered event changes nothing. Events of one patient arrive in order (keyed by id).
@@ -7,9 +8,15 @@ so a redelivered event changes nothing. Events of one patient arrive in order (k
 from __future__ import annotations
 
 from vaccinera_booking.domain import Patient
-from vaccinera_booking.store import Patients
+from vaccinera_booking.store import NextDoses, Patients
 from vaccinera_contracts.envelope import TypedEnvelope
-from vaccinera_contracts.events import IdentifierChanged, PatientRegistered, ProtectionChanged
+from vaccinera_contracts.events import (
+    DoseAdministered,
+    HistoricalDoseRecorded,
+    IdentifierChanged,
+    PatientRegistered,
+    ProtectionChanged,
+)
 from vaccinera_kit.consumer import EventConsumer
 from vaccinera_kit.unit_of_work import UnitOfWork
 
@@ -34,3 +41,17 @@ def register(consumer: EventConsumer) -> None:
     @consumer.on(ProtectionChanged)
     async def protection_changed(event: TypedEnvelope[ProtectionChanged], uow: UnitOfWork) -> None:
         await Patients(uow.conn).change(event.data.patient_id, protected=event.data.protected)
+
+    @consumer.on(DoseAdministered)
+    async def dose_administered(event: TypedEnvelope[DoseAdministered], uow: UnitOfWork) -> None:
+        # BK-10: the next dose of the series is booked no earlier than this day.
+        data = event.data
+        await NextDoses(uow.conn).record(data.patient_id, data.dose_number, data.next_dose_from)
+
+    @consumer.on(HistoricalDoseRecorded)
+    async def historical_dose_recorded(
+        event: TypedEnvelope[HistoricalDoseRecorded], uow: UnitOfWork
+    ) -> None:
+        # A dose given elsewhere counts for the interval like one given here (BK-10, JR-9).
+        data = event.data
+        await NextDoses(uow.conn).record(data.patient_id, data.dose_number, data.next_dose_from)

@@ -1,5 +1,6 @@
-"""Booking's tables (PostgreSQL): the patient projection, time books with their resources and
-visit types, slots, bookings, health declarations and what staff write in a time book.
+"""Booking's tables (PostgreSQL): the patient and dose projections, time books with their
+resources and visit types, slots, bookings, health declarations and what staff write in a time
+book.
 
 The database itself keeps the two rules that must hold under any concurrency (BK-4):
 ``uq_bookings_slot_id_booked`` allows at most one active booking per slot, and
@@ -56,6 +57,21 @@ patients = Table(
     # A citizen's login finds the patient by personnummer. Not unique: identifier changes of
     # two patients (ID-4) may arrive in either order.
     Index("ix_patients_identifier_value", "identifier_value"),
+)
+
+# Booking's projection of the journal's doses (BK-10): per patient and dose number, the first
+# day the next dose of the series may be given. Fed by DoseAdministered and
+# HistoricalDoseRecorded, read in the booking's transaction by primary key. No vaccine, batch or
+# other health data: only what the rule decides on.
+next_doses = Table(
+    "next_doses",
+    metadata,
+    Column("patient_id", Text, nullable=False),
+    Column("dose_number", SmallInteger, nullable=False),
+    # None: the series is complete after this dose (or the journal named no interval).
+    Column("next_dose_from", Date, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("patient_id", "dose_number"),
 )
 
 time_books = Table(

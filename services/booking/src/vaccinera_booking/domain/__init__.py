@@ -1,5 +1,6 @@
-"""Booking's domain, free of I/O: the time book and booking aggregates, the health declaration
-and the capacity overview. Every rule is here, unit-tested without a database."""
+"""Booking's domain, free of I/O: the time book and booking aggregates, the health declaration,
+the capacity overview and the interval between doses. Every rule is here, unit-tested without
+a database."""
 
 from vaccinera_booking.domain.bookings import (
     MAX_CODE_ATTEMPTS,
@@ -31,6 +32,7 @@ from vaccinera_booking.domain.declarations import (
     check_questions,
     default_questionnaire,
 )
+from vaccinera_booking.domain.doses import DoseTooEarly, ensure_dose_interval, previous_dose
 from vaccinera_booking.domain.manage_codes import (
     AttemptLimits,
     TooManyAttempts,
@@ -73,6 +75,7 @@ __all__ = [
     "CapacityCount",
     "DayCapacity",
     "Declaration",
+    "DoseTooEarly",
     "FutureBooking",
     "Opening",
     "Patient",
@@ -97,6 +100,7 @@ __all__ = [
     "check_questions",
     "code_hash",
     "default_questionnaire",
+    "ensure_dose_interval",
     "ensure_may_book_self",
     "ensure_own_patient",
     "free_slots",
@@ -110,6 +114,7 @@ __all__ = [
     "open_slots",
     "overlapping",
     "overlaps",
+    "previous_dose",
     "self_booking",
     "time_taken",
     "unknown_booking",

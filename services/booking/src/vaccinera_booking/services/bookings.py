@@ -1,5 +1,6 @@
-"""Use cases of a booking (BK-2..BK-6, BK-11): book, see, rebook, cancel, manage with the SMS
-code, register arrival, cancel many at once.
+"""Use cases of a booking (BK-2..BK-6, BK-10, BK-11): book, see, rebook, cancel, manage with
+the SMS code, register arrival, cancel many at once. A dose N ≥ 2 is booked and rebooked no
+earlier than the interval after the patient's dose N−1 allows (BK-10).
 
 Each change is one unit of work: the booking, its declaration, its events and the access record
 commit together. A retry with the same Idempotency-Key gets the first answer back
@@ -26,6 +27,7 @@ from vaccinera_booking.store import (
     Bookings,
     Declarations,
     ManageAttempts,
+    NextDoses,
     Patients,
     Slots,
     StaleBooking,
@@ -99,6 +101,7 @@ async def book(
         if (answer := await call.claim(uow)) is not None:
             return dict(answer)
         visit_type, free = await _free_slots(uow, book_, visit_type, start)
+        await _ensure_dose_interval(uow, patient.patient_id, visit_type, start)
         booked = await _take_first(
             uow, booking_id, patient, book_, visit_type, free, principal, ctx.sealer
         )
@@ -129,6 +132,18 @@ async def _free_slots(
     if deleted and not visit_type.deleted:
         visit_type = VisitType(**{**vars(visit_type), "deleted": True})
     return visit_type, domain.free_slots(visit_type, candidates, start, now())
+
+
+async def _ensure_dose_interval(
+    uow: UnitOfWork, patient_id: str, visit_type: VisitType, start: datetime
+) -> None:
+    """A dose N ≥ 2 waits for the interval after the patient's dose N−1 (BK-10): read in the
+    booking's transaction, so a dose the journal recorded before it commits counts."""
+    previous = domain.previous_dose(visit_type)
+    if previous is None:
+        return
+    next_from = await NextDoses(uow.conn).next_dose_from(patient_id, previous)
+    domain.ensure_dose_interval(visit_type, start, next_from)
 
 
 async def _take_first(
@@ -253,6 +268,7 @@ async def rebook(
         if call is not None and (answer := await call.claim(uow)) is not None:
             return dict(answer)
         visit_type, free = await _free_slots(uow, book_, visit_type, start)
+        await _ensure_dose_interval(uow, current.patient_id, visit_type, start)
         bookings = Bookings(uow)
         for slot in (s for s in free if s.slot_id != current.slot_id):
             moved = current.move_to(book_, visit_type, slot, _actor(principal), now())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from vaccinera_booking.store.bookings import ONE_BOOKING_PER_SLOT, Bookings, StaleBooking
 from vaccinera_booking.store.declarations import Declarations
+from vaccinera_booking.store.doses import NextDoses
 from vaccinera_booking.store.manage_attempts import ManageAttempts
 from vaccinera_booking.store.patients import Patients
 from vaccinera_booking.store.queries import (
@@ -12,6 +13,7 @@ from vaccinera_booking.store.queries import (
     capacity_query,
     day_slots_query,
     free_times_query,
+    next_dose_query,
     patient_bookings_query,
     patient_by_identifier_query,
 )
@@ -45,6 +47,7 @@ __all__ = [
     "Declarations",
     "FreeTime",
     "ManageAttempts",
+    "NextDoses",
     "Patients",
     "Slots",
     "StaleBooking",
@@ -53,6 +56,7 @@ __all__ = [
     "capacity_query",
     "day_slots_query",
     "free_times_query",
+    "next_dose_query",
     "patient_bookings_query",
     "patient_by_identifier_query",
 ]

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 
 from vaccinera_booking.domain import TZ
-from vaccinera_booking.tables import bookings, patients, slots, visit_types
+from vaccinera_booking.tables import bookings, next_doses, patients, slots, visit_types
 
 # Constants, not parameters: only then can a generic plan (a prepared statement the server
 # stopped re-planning) prove the partial indexes' "status = 'booked'" and use them.
@@ -170,3 +170,11 @@ def patient_bookings_query(patient_id: str, unit_id: str | None) -> Select[Any]:
     if unit_id is not None:
         query = query.where(bookings.c.unit_id == unit_id)
     return query.order_by(bookings.c.start)
+
+
+def next_dose_query(patient_id: str, dose_number: int) -> Select[Any]:
+    """The first day the dose after ``dose_number`` may be given (BK-10), by primary key: it
+    runs in every booking and rebooking of a dose N ≥ 2."""
+    return select(next_doses.c.next_dose_from).where(
+        next_doses.c.patient_id == patient_id, next_doses.c.dose_number == dose_number
+    )

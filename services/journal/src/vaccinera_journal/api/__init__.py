@@ -1,7 +1,7 @@
-"""HTTP API of this service, one router module per resource (the booking service shows the
-shape). Its routes come with its own issue; health, readiness, metrics, OpenAPI and AsyncAPI
-come from the kit."""
+"""The journal's HTTP API, one router per resource. Every route is one operation of the
+authorization matrix (``endpoint``); entries are signed at the caller's active assignment,
+and reads show what AC-5 and shared record access (JR-8) allow."""
 
-from fastapi import APIRouter
+from vaccinera_journal.api import catalogue, orders, records
 
-routers: tuple[APIRouter, ...] = ()
+routers = (catalogue.router, orders.router, records.router)

@@ -31,6 +31,14 @@ def up(_: argparse.Namespace) -> int:
         platform.start()
         patients = demo.load(platform.gateway_url, platform.keys)
         book = demo.open_time_book(platform.gateway_url, platform.keys)
+        stock = demo.open_stock(platform.gateway_url, platform.keys)
+        comirnaty = next(
+            (b["batch_id"] for b in stock if b["vaccine_id"] == "vaccine-comirnaty"), "?"
+        )
+        tolvan = patients.get("191212121212", "?")
+        doctor = tokens.demo_staff_token(
+            platform.keys, Role.DOCTOR, unit_id="unit-centrum", ttl=12 * 3600
+        )
         citizen = tokens.mint(platform.keys, tokens.citizen_claims("191212121212"), ttl=12 * 3600)
         dose1 = book.visit_types.get("Covid-19 dos 1, Comirnaty", "?")
         token = tokens.demo_staff_token(platform.keys, Role.NURSE, ttl=12 * 3600)
@@ -70,6 +78,17 @@ and POST /api/booking/bookings with
 
 ("version" is the unit's questionnaire version: GET /api/booking/units/unit-centrum/questionnaire
 shows the questions and their current version.)
+
+The clinical path (JR-2, JR-4, JR-7): the unit has stock and a quick list
+(GET /api/inventory/units/unit-centrum/stock and /quick-list). Authorize as the doctor with
+
+{doctor}
+
+and POST /api/journal/patients/{tolvan}/orders with
+{{"vaccine_id": "vaccine-comirnaty", "dose_numbers": [1, 2]}}  (Tolvan's doses 1 and 2).
+Then, authorized as the nurse (the first token), POST /api/journal/orders/<dose 1's order_id>/administration
+with {{"batch_id": "{comirnaty}"}}  (GET /api/inventory/units/unit-centrum/usable-batches lists
+the unit's batches), and print: GET /api/journal/patients/{tolvan}/printouts/journal
 
 More tokens: ./vaccinera token --role doctor   Stop: Ctrl-C (or kill {os.getpid()}).
 """,

@@ -93,6 +93,56 @@ def open_time_book(gateway_url: str, keys: tokens.DevKeys) -> DemoTimeBook:
         return DemoTimeBook(tb, types, first)
 
 
+# The demo unit's stock (IN-1) and quick list (IN-4): vaccines of the journal's catalogue.
+DEMO_STOCK = (
+    ("vaccine-comirnaty", "Comirnaty", "FK7351", 600, 60),
+    ("vaccine-spikevax", "Spikevax", "3004217", 200, 45),
+    ("vaccine-influvac-tetra", "Influvac Tetra", "Q47", 300, 120),
+)
+DEMO_QUICK_LIST = ("vaccine-comirnaty", "vaccine-influvac-tetra", "vaccine-spikevax")
+
+
+def open_stock(gateway_url: str, keys: tokens.DevKeys) -> list[dict[str, object]]:
+    """Vaccinationsmottagningen Linköping's stock: a delivery of each demo vaccine, a
+    low-stock level for Comirnaty and the quick list, its first the order form's default.
+    Left as it is when the unit already has stock (a restart on kept data)."""
+    token = tokens.demo_staff_token(keys, Role.STOCK_ADMIN, unit_id="unit-centrum")
+    names = {vaccine_id: name for vaccine_id, name, *_ in DEMO_STOCK}
+    with httpx.Client(
+        base_url=gateway_url, headers={"authorization": f"Bearer {token}"}, timeout=60
+    ) as client:
+        stock = client.get("/api/inventory/units/unit-centrum/stock")
+        stock.raise_for_status()
+        if not stock.json()["vaccines"]:
+            for vaccine_id, name, batch_number, doses, days in DEMO_STOCK:
+                client.post(
+                    "/api/inventory/units/unit-centrum/deliveries",
+                    json={
+                        "vaccine_id": vaccine_id,
+                        "vaccine_name": name,
+                        "batch_number": batch_number,
+                        "expires_on": (date.today() + timedelta(days=days)).isoformat(),
+                        "doses": doses,
+                    },
+                ).raise_for_status()
+            client.put(
+                "/api/inventory/units/unit-centrum/low-stock-levels/vaccine-comirnaty",
+                json={"level": 100},
+            ).raise_for_status()
+            client.put(
+                "/api/inventory/units/unit-centrum/quick-list",
+                json={
+                    "vaccines": [
+                        {"vaccine_id": v, "vaccine_name": names[v]} for v in DEMO_QUICK_LIST
+                    ]
+                },
+            ).raise_for_status()
+        batches = client.get("/api/inventory/units/unit-centrum/usable-batches")
+        batches.raise_for_status()
+        usable: list[dict[str, object]] = batches.json()["batches"]
+        return usable
+
+
 def load(gateway_url: str, keys: tokens.DevKeys) -> dict[str, str]:
     """Register the demo citizens (who can log in with BankID at the development identity
     provider), a few persons of the synthetic population register and one reserve-number

@@ -67,6 +67,8 @@ def _dose_lines(pdf: _Document, view: RecordView, dose: Given, kind: Kind) -> No
             else:
                 answered = declaration.submitted_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
                 pdf.line_of(f"Hälsodeklaration (besvarad {answered}):", indent=6)
+                if not declaration.answers:  # answered before answers travelled with it
+                    pdf.line_of("Svaren finns i bokningen, inte i journalen.", indent=12)
                 for answer in declaration.answers:
                     comment = f" - {answer.comment}" if answer.comment else ""
                     pdf.line_of(f"{answer.question} {answer.answer}{comment}", indent=12)

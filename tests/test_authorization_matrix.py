@@ -1,17 +1,18 @@
 """AC-1..AC-5 against the requirements: every built operation is called on REAL objects of unit
-A (a time book, the owner's patient record, bookings, a health declaration, blocks, consents)
-as each staff role acting at unit A, at unit B of the same care provider and at unit C of
-another care provider, as the citizen who owns the data, as another citizen and anonymously,
-through the gateway and directly at the service. What is expected comes from
-``tests/authorization_expected.csv``, written by hand from REQUIREMENTS.md, never from
-``vaccinera_contracts.access.MATRIX``: allowed is a 2xx, denied a 401 (no login) or 403, and
-anything else (a 404 for an object that exists, a 409 or 422 for a well-formed call, any 5xx)
-fails."""
+A (a time book, the owner's patient record, bookings, a health declaration, blocks, consents,
+batches, the owner's orders and doses) as each staff role acting at unit A, at unit B of the
+same care provider and at unit C of another care provider, as the citizen who owns the data,
+as another citizen and anonymously, through the gateway and directly at the service. What
+is expected comes from ``tests/authorization_expected.csv``, written by hand from
+REQUIREMENTS.md, never from ``vaccinera_contracts.access.MATRIX``: allowed is a 2xx, denied a
+401 (no login) or 403, and anything else (a 404 for an object that exists, a 409 or 422 for a
+well-formed call, any 5xx) fails."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import itertools
 import random
 import re
@@ -21,8 +22,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+import asyncpg
 import httpx
 import pytest
+from pypdf import PdfReader
 
 from tests.booking_support import DECLARATION, future_weekday, local, register_patients
 from tests.conftest import citizen_headers, staff_headers
@@ -31,6 +34,7 @@ from vaccinera_contracts.roles import Role
 from vaccinera_devstack import tokens
 from vaccinera_devstack.platform import Platform
 from vaccinera_devstack.testing import eventually
+from vaccinera_kit.database import plain_url
 
 pytestmark = pytest.mark.infra
 
@@ -38,10 +42,11 @@ EXPECTED_FILE = Path(__file__).with_name("authorization_expected.csv")
 PROVIDER, OTHER_PROVIDER = "provider-region", "provider-privat"
 SEED = 90_901  # the synthetic register's persons of this test, unused by any other test
 SMS_PATH = "/sms/v1/messages"
+COMIRNATY = "vaccine-comirnaty"  # in the journal's catalogue from the start (JR-1)
 
 # --- the expected table ------------------------------------------------------------------------
 
-Scope = Literal["any", "provider", "unit", "unit-filter"]
+Scope = Literal["any", "provider", "unit", "unit-filter", "provider-filter"]
 CitizenRule = Literal["own", "self", "any", "-"]
 
 
@@ -66,7 +71,7 @@ def load_rules(path: Path = EXPECTED_FILE) -> dict[str, Rule]:
         name, status, roles, scope, citizen, anonymous, source = (c.strip() for c in row)
         assert name not in rules, f"{name} twice in {path.name}"
         assert status in ("built", "pending"), row
-        assert scope in ("any", "provider", "unit", "unit-filter"), row
+        assert scope in ("any", "provider", "unit", "unit-filter", "provider-filter"), row
         assert citizen in ("own", "self", "any", "-"), row
         assert anonymous in ("yes", "-"), row
         assert source, f"{name}: cite the requirement"
@@ -121,8 +126,8 @@ Outcome = Literal["allowed", "denied", "filtered"]
 
 
 def expected(rule: Rule, who: Who) -> Outcome:
-    """What the table says ``who`` gets: allowed, denied, or (unit-filter) an answer without
-    unit A's objects."""
+    """What the table says ``who`` gets: allowed, denied, or (unit-filter, provider-filter)
+    an answer without unit A's objects."""
     if rule.anonymous:
         return "allowed"
     if who.kind == "anonymous":
@@ -136,6 +141,8 @@ def expected(rule: Rule, who: Who) -> Outcome:
         return "allowed"
     if rule.scope == "provider":
         return "allowed" if who.place == "other_unit" else "denied"
+    if rule.scope == "provider-filter":
+        return "allowed" if who.place == "other_unit" else "filtered"
     return "filtered" if rule.scope == "unit-filter" else "denied"
 
 
@@ -156,6 +163,12 @@ class World:
     rename_visit_type_id: str = ""
     # Unit A's stock: a batch of a vaccine, checked in by its stock administrator.
     batch: dict[str, Any] = field(default_factory=dict)
+    # The journal: a vaccine of this test's own in the catalogue, and a batch of Comirnaty at
+    # each unit (a dose is given from a batch of the nurse's own unit, JR-4), known to the
+    # journal.
+    suffix: str = ""
+    vaccine_id: str = ""
+    journal_batches: dict[Place, dict[str, Any]] = field(default_factory=dict)
     booking: dict[str, Any] = field(default_factory=dict)
     day: date = field(default_factory=date.today)
     free: Iterator[datetime] = field(default_factory=lambda: iter(()))
@@ -279,6 +292,21 @@ class World:
         )
         return str(patient["patient_id"])
 
+    async def new_order(self) -> str:
+        """An open order of dose 1 for a new patient, signed by unit A's doctor (JR-2)."""
+        patient_id = await self.new_reserve_patient()
+        ordered = await self.ok(
+            "POST",
+            f"/api/journal/patients/{patient_id}/orders",
+            self.staff(Role.DOCTOR),
+            json={"vaccine_id": COMIRNATY, "dose_numbers": [1]},
+        )
+        return str(ordered["orders"][0]["order_id"])
+
+    def journal_batch(self, who: Who) -> str:
+        """A batch of the caller's own unit (unit A's for citizens and no login)."""
+        return str(self.journal_batches[who.place or "same_unit"]["batch_id"])
+
     async def restore_mobile(self) -> None:
         """The owner's mobile back (identity.remove_contact took it). The SMS sender asks
         identity for it when it sends (docs/decisions/0002), so it counts at once."""
@@ -323,7 +351,8 @@ class Case:
     # Calls change one shared record (a patient, the time book, the questionnaire): one at a
     # time, as concurrent changes of one record rightly answer 409 "changed meanwhile".
     serial: bool = False
-    # For unit-filter: does the answer show unit A's objects?
+    # For unit-filter and provider-filter: does the answer (JSON, or a printout's text) show
+    # unit A's objects?
     shows_unit_a: Callable[[World, Any], bool] | None = None
 
 
@@ -490,6 +519,63 @@ def _delivery(w: World, who: Who) -> dict[str, Any]:
     }
 
 
+# journal (issue 10): the owner's dose 1 given at unit A and dose 2 ordered there (``world``);
+# each new entry for a new patient, so no call meets a dose already ordered or given.
+
+
+def _new_patient(w: World) -> Awaitable[str]:
+    return w.new_reserve_patient()
+
+
+async def _order(w: World, who: Who, patient_id: str) -> Call:
+    body = {"vaccine_id": COMIRNATY, "dose_numbers": [1, 2], "patient_group": "Vårdpersonal"}
+    return Call({"patient_id": patient_id}, body)
+
+
+async def _void(w: World, who: Who, order_id: str) -> Call:
+    return Call({"order_id": order_id}, {"reason": "Byte till mRNA-vaccin för dos 2"})
+
+
+async def _administer(w: World, who: Who, order_id: str) -> Call:
+    return Call({"order_id": order_id}, {"batch_id": w.journal_batch(who)})
+
+
+async def _order_and_administer(w: World, who: Who, patient_id: str) -> Call:
+    body = {"vaccine_id": COMIRNATY, "dose_number": 1, "batch_id": w.journal_batch(who)}
+    return Call({"patient_id": patient_id}, body)
+
+
+async def _historical(w: World, who: Who, patient_id: str) -> Call:
+    body = {
+        "vaccine_id": COMIRNATY,
+        "dose_number": 1,
+        "given_on": "2021-05-03",
+        "country": "NO",
+        "comment": "Given i Norge enligt vaccinationskort",
+    }
+    return Call({"patient_id": patient_id}, body)
+
+
+def _new_vaccine(w: World, who: Who) -> dict[str, Any]:
+    return {
+        "vaccine_id": f"vaccine-authz-{w.suffix}-{next(w.counter)}",
+        "name": "Authz-vaccin",
+        "manufacturer": "Authz AB",
+        "atc_code": "J07BN01",
+        "doses_in_series": 2,
+        "min_interval_days": 21,
+    }
+
+
+def _unit_a_entries(w: World, body: Any) -> bool:
+    return any(e["unit_id"] == w.unit for e in [*body["vaccinations"], *body["orders"]])
+
+
+def _unit_a_printed(w: World, text: Any) -> bool:
+    # A dose given here prints "Given kl. HH:MM på enhet <unit>".
+    return w.unit in text
+
+
 CASES: dict[str, Case] = {
     # identity
     "identity.lookup_person": Case(_call(json=lambda w, _: {"identifier": w.owner_pnr})),
@@ -632,6 +718,24 @@ CASES: dict[str, Case] = {
         )
     ),
     "inventory.regional_overview": Case(_call(query=lambda w: {"by": "care_provider"})),
+    # journal
+    "journal.catalogue": Case(_call()),
+    "journal.add_vaccine": Case(_call(json=_new_vaccine)),
+    "journal.change_vaccine": Case(
+        _call(
+            lambda w: {"vaccine_id": w.vaccine_id},
+            lambda w, who: {"name": f"Authz-vaccin {next(w.counter)}"},
+        )
+    ),
+    "journal.order": Case(_order, fresh=_new_patient),
+    "journal.void_order": Case(_void, fresh=World.new_order),
+    "journal.administer": Case(_administer, fresh=World.new_order),
+    "journal.order_and_administer": Case(_order_and_administer, fresh=_new_patient),
+    "journal.record_historical": Case(_historical, fresh=_new_patient),
+    "journal.vaccinations": Case(_call(_patient), shows_unit_a=_unit_a_entries),
+    "journal.shared_record": Case(_call(_patient)),
+    "journal.print_history": Case(_call(_patient), shows_unit_a=_unit_a_printed),
+    "journal.print_journal": Case(_call(_patient), shows_unit_a=_unit_a_printed),
 }
 
 
@@ -679,6 +783,7 @@ async def world(platform: Platform) -> World:
         owner_id=owner_id,
         owner_mobile=contact["contact"]["mobile"],
         pnr_pool=iter(p.identifier for p in people[2:]),
+        suffix=suffix,
     )
     assert contact["identifier"] == w.owner_pnr
     # Unit A's time book: a nurse resource of one column, open on three weekdays.
@@ -748,7 +853,69 @@ async def world(platform: Platform) -> World:
             "doses": 1000,
         },
     )
+    await _journal_world(w)
     return w
+
+
+async def _journal_world(w: World) -> None:
+    """The journal's objects: a vaccine of this test in the catalogue (added by a stock
+    administrator, JR-1); a batch of Comirnaty at each unit, checked in there and known to the
+    journal (the inventory's BatchCheckedIn); the owner's dose 1 ordered with dose 2 by unit A's
+    doctor and given by its nurse (JR-2, JR-4), so reads have unit A's entries to show."""
+    added = await w.ok(
+        "POST",
+        "/api/journal/vaccines",
+        w.staff(Role.STOCK_ADMIN),
+        json=_new_vaccine(w, Who("staff", Role.STOCK_ADMIN, "same_unit")),
+    )
+    w.vaccine_id = added["vaccine_id"]
+    places: list[Place] = ["same_unit", "other_unit", "other_provider"]
+    for n, place in enumerate(places):
+        w.journal_batches[place] = await w.ok(
+            "POST",
+            f"/api/inventory/units/{w.units[place]}/deliveries",
+            w.headers(Who("staff", Role.STOCK_ADMIN, place)),
+            json={
+                "vaccine_id": COMIRNATY,
+                "vaccine_name": "Comirnaty",
+                "batch_number": f"AUTHZJ{w.suffix}{n}",
+                "expires_on": (date.today() + timedelta(days=200)).isoformat(),
+                "doses": 200,
+            },
+        )
+    batch_ids = [b["batch_id"] for b in w.journal_batches.values()]
+    journal_db = await asyncpg.connect(plain_url(w.platform.infra.database_url("journal")))
+
+    async def journal_knows_batches() -> bool:
+        known = await journal_db.fetchval(
+            "SELECT count(*) FROM batches WHERE batch_id = ANY($1::text[])", batch_ids
+        )
+        return bool(known == len(batch_ids))
+
+    try:
+        await eventually(journal_knows_batches, timeout=30, interval=0.2)
+    finally:
+        await journal_db.close()
+    ordered = await w.ok(
+        "POST",
+        f"/api/journal/patients/{w.owner_id}/orders",
+        w.staff(Role.DOCTOR),
+        json={"vaccine_id": COMIRNATY, "dose_numbers": [1, 2]},
+    )
+    await w.ok(
+        "POST",
+        f"/api/journal/orders/{ordered['orders'][0]['order_id']}/administration",
+        w.staff(Role.NURSE),
+        json={"batch_id": w.journal_batch(Who("staff", Role.NURSE, "same_unit"))},
+    )
+
+
+def _answer(r: httpx.Response) -> Any:
+    """The answer's body: its JSON, or a printout's text (PDF, JR-7)."""
+    if r.headers.get("content-type", "").startswith("application/pdf"):
+        pages = PdfReader(io.BytesIO(r.content)).pages
+        return "\n".join(page.extract_text() for page in pages)
+    return r.json()
 
 
 async def _fresh(w: World, case: Case, n: int) -> list[Any]:
@@ -780,7 +947,7 @@ def _judge(w: World, rule: Rule, case: Case, who: Who, r: httpx.Response) -> str
     if not 200 <= status < 300:
         return "expected 2xx"
     if case.shows_unit_a is not None:
-        shown = case.shows_unit_a(w, r.json())
+        shown = case.shows_unit_a(w, _answer(r))
         if want == "filtered" and shown:
             return "shows unit A's data to staff of another unit"
         if want == "allowed" and not shown:

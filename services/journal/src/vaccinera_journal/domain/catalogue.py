@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from vaccinera_contracts.events import VaccineRenamed
 from vaccinera_kit.errors import invalid
@@ -41,6 +42,13 @@ class VaccineChange:
     no_min_interval: bool = False
 
 
+T = TypeVar("T")
+
+
+def _or(given: T | None, current: T) -> T:
+    return current if given is None else given
+
+
 def change(
     vaccine: Vaccine, what: VaccineChange, now: datetime
 ) -> tuple[Vaccine, VaccineRenamed | None]:
@@ -55,9 +63,9 @@ def change(
     changed = replace(
         vaccine,
         name=what.name if what.name is not None else vaccine.name,
-        manufacturer=what.manufacturer or vaccine.manufacturer,
-        atc_code=what.atc_code or vaccine.atc_code,
-        doses_in_series=what.doses_in_series or vaccine.doses_in_series,
+        manufacturer=_or(what.manufacturer, vaccine.manufacturer),
+        atc_code=_or(what.atc_code, vaccine.atc_code),
+        doses_in_series=_or(what.doses_in_series, vaccine.doses_in_series),
         min_interval_days=None
         if what.no_min_interval
         else (

@@ -202,6 +202,10 @@ class PatientRecord:
             raise invalid("dose_numbers", "duplicate", "Order each dose number once.")
         if replaces_order_id is not None:
             replaced = self.order(replaces_order_id)
+            if replaced.care_provider_id != place.care_provider_id:
+                raise Forbidden(
+                    "This order belongs to another care provider.", code="other_care_provider"
+                )
             if replaced.status != "voided":
                 raise Conflict(
                     "Only a voided order can be replaced: void it first, with the reason.",
@@ -249,7 +253,8 @@ class PatientRecord:
             placed.append(new)
         return placed
 
-    def _own_open_order(self, order_id: str, place: Place) -> Order:
+    def open_order(self, order_id: str, place: Place) -> Order:
+        """An order of the caller's care provider that is neither given nor voided."""
         order = self.order(order_id)
         if order.care_provider_id != place.care_provider_id:
             raise Forbidden(
@@ -263,7 +268,7 @@ class PatientRecord:
 
     def void(self, order_id: str, reason: str, place: Place, now: datetime) -> Order:
         """Void ("makulera") an order that has not been given, with the reason (JR-3)."""
-        order = self._own_open_order(order_id, place)
+        order = self.open_order(order_id, place)
         order.status = "voided"
         order.voided_at = now
         order.voided_by_hsa_id = place.hsa_id
@@ -296,7 +301,7 @@ class PatientRecord:
         """Give an ordered dose from a batch of the unit's stock ("Signera administrering",
         JR-4). An expired or empty batch is refused (IN-6), and so is a dose before the
         minimum interval since the previous one (BK-10), naming the first allowed day."""
-        order = self._own_open_order(order_id, place)
+        order = self.open_order(order_id, place)
         if batch.unit_id != place.unit_id:
             raise invalid(
                 "batch_id",
@@ -386,11 +391,7 @@ class PatientRecord:
         control report's reader where it came from."""
         if given_on > local_day(now):
             raise invalid("given_on", "in_future", "A dose given elsewhere has a past date.")
-        if any(d.dose_number == dose_number for d in self.given()):
-            raise Conflict(
-                f"Dose {dose_number} is already recorded for the patient.",
-                code="dose_already_given",
-            )
+        self._check_dose_free(dose_number)
         dose = HistoricalDose(
             historical_dose_id=historical_dose_id,
             patient_id=self.patient_id,

@@ -5,8 +5,9 @@
 - Other care providers' entries only through shared record access ("sammanhållen
   journalföring"), after the patient's consent for the reader's care provider (ID-6), and
   before it only how many there are (JR-8).
-- A unit or care provider the patient has blocked ("spärr", ID-5) is never shown to anyone
-  outside it, nor counted: only the blocked unit itself still sees its own entries.
+- A unit the patient has blocked ("spärr", ID-5) is never shown outside it, not even to the
+  other units of its care provider, nor counted; a blocked care provider's entries are never
+  shown to, nor counted for, other care providers (its own units still see them).
 - The patient sees every entry of their own.
 """
 
@@ -46,10 +47,14 @@ class PatientAccess:
     blocks: tuple[Block, ...] = ()
     consents: tuple[Consent, ...] = ()
 
+    def unit_blocked(self, entry: Entry) -> bool:
+        """The entry's unit is blocked ("inre spärr"): hidden from every other unit."""
+        return any(b.scope == "unit" and b.target_id == entry.unit_id for b in self.blocks)
+
     def blocked(self, entry: Entry) -> bool:
-        return any(
-            (b.scope == "unit" and b.target_id == entry.unit_id)
-            or (b.scope == "care_provider" and b.target_id == entry.care_provider_id)
+        """The entry's unit or care provider is blocked: hidden from other care providers."""
+        return self.unit_blocked(entry) or any(
+            b.scope == "care_provider" and b.target_id == entry.care_provider_id
             for b in self.blocks
         )
 
@@ -88,10 +93,12 @@ def sort_out(
     for entry in entries:
         if entry.unit_id == reader.unit_id:
             own.append(entry)
+        elif entry.care_provider_id == reader.care_provider_id:
+            # A care provider's block keeps its entries from others, not from itself.
+            if not access.unit_blocked(entry):
+                own.append(entry)
         elif access.blocked(entry):
             continue
-        elif entry.care_provider_id == reader.care_provider_id:
-            own.append(entry)
         elif consented:
             shared.append(entry)
         else:

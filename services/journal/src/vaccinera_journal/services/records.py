@@ -172,12 +172,12 @@ async def _give(
     booking_id: str | None,
 ) -> Given:
     moment, where = now(), place(principal)
+    the_order = record.open_order(order_id, where)  # whose order first, then which batch
     batch = await Batches(uow.conn).get(batch_id)
     if batch is None:
         raise invalid(
             "batch_id", "unknown", f"No batch {batch_id} in the stock: check it in first."
         )
-    the_order = record.order(order_id)
     vaccines = await Catalogue(uow.conn).many(
         [the_order.vaccine_id, *(d.vaccine_id for d in record.given())]
     )

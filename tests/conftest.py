@@ -3,14 +3,17 @@ on the session's Kafka and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import asyncpg
+import httpx
 import pytest
 
 from vaccinera_contracts.roles import Role
 from vaccinera_devstack import tokens
 from vaccinera_devstack.infra import Infrastructure
 from vaccinera_devstack.platform import Platform, PlatformPorts
+from vaccinera_kit.database import plain_url
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +39,18 @@ def staff_headers(platform: Platform, role: Role, unit_id: str = "unit-centrum")
 def citizen_headers(platform: Platform, personnummer: str) -> dict[str, str]:
     token = tokens.mint(platform.keys, tokens.citizen_claims(personnummer))
     return {"authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+async def gw(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the gateway."""
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+async def journal_db(platform: Platform) -> AsyncIterator[asyncpg.Connection]:
+    """The journal's own database: to wait for a batch to arrive and to let time pass."""
+    conn = await asyncpg.connect(plain_url(platform.infra.database_url("journal")))
+    yield conn
+    await conn.close()

@@ -718,6 +718,11 @@ CASES: dict[str, Case] = {
         )
     ),
     "inventory.regional_overview": Case(_call(query=lambda w: {"by": "care_provider"})),
+    # registry export
+    "registry-export.control_report": Case(_call(_unit)),
+    "registry-export.reports": Case(_call()),
+    "registry-export.retry_report": Case(_call(lambda w: {"report_id": "1"})),
+    "registry-export.start_run": Case(_call(json=lambda w, _: {})),
     # journal
     "journal.catalogue": Case(_call()),
     "journal.add_vaccine": Case(_call(json=_new_vaccine)),

@@ -21,14 +21,22 @@ from vaccinera_devstack.testing import dump_databases
 
 pytestmark = pytest.mark.infra
 
+# The least an R4 Immunization holds: status, vaccine, patient, when.
+IMMUNIZATION: dict[str, Any] = {
+    "resourceType": "Immunization",
+    "status": "completed",
+    "vaccineCode": {"coding": [{"system": "http://www.whocc.no/atc", "code": "J07BN01"}]},
+    "patient": {"identifier": {"system": "urn:oid:1.2.752.129.2.1.3.1", "value": "191212121212"}},
+    "occurrenceDateTime": "2026-12-01T10:00:00+01:00",
+}
 VALID_BODIES: dict[str, tuple[str, dict[str, Any], int]] = {
     "sms": (
         "/sms/v1/messages",
         {"to": "+46701234567", "text": "Din tid är bokad", "sender": "Region", "reference": "b-1"},
         202,
     ),
-    "nvr": ("/nvr/fhir/Immunization", {"resourceType": "Immunization", "status": "completed"}, 201),
-    "npo": ("/npo/fhir/Immunization", {"resourceType": "Immunization", "status": "completed"}, 201),
+    "nvr": ("/nvr/fhir/Immunization", IMMUNIZATION, 201),
+    "npo": ("/npo/fhir/Immunization", IMMUNIZATION, 201),
 }
 
 
@@ -233,9 +241,20 @@ def test_standin_records_posts_and_fails_on_request(infra: Infrastructure, kind:
 
 
 @pytest.mark.parametrize(
-    ("kind", "bad_body"),
-    [("sms", {"text": "no recipient"}), ("nvr", {"resourceType": "Patient"})],
+    ("kind", "bad_body", "status"),
+    [
+        ("sms", {"text": "no recipient"}, 422),
+        ("nvr", {"resourceType": "Patient"}, 400),
+        # An Immunization without a patient is not a valid FHIR R4 resource (RX-1).
+        ("nvr", {k: v for k, v in IMMUNIZATION.items() if k != "patient"}, 400),
+        ("npo", {**IMMUNIZATION, "occurrenceDateTime": "igår"}, 400),
+    ],
 )
-def test_standin_rejects_invalid_bodies(infra: Infrastructure, kind: str, bad_body: Any) -> None:
+def test_standin_rejects_invalid_bodies(
+    infra: Infrastructure, kind: str, bad_body: Any, status: int
+) -> None:
     path, _, _ = VALID_BODIES[kind]
-    assert httpx.post(infra.standin_url(kind) + path, json=bad_body).status_code == 422
+    r = httpx.post(infra.standin_url(kind) + path, json=bad_body)
+    assert r.status_code == status
+    if kind != "sms":
+        assert r.json()["resourceType"] == "OperationOutcome"

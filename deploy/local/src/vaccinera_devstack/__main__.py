@@ -111,6 +111,8 @@ def token(args: argparse.Namespace) -> int:
     keys = tokens.ensure_keys(RUN_DIR / "keys")
     if args.citizen:
         print(tokens.mint(keys, tokens.citizen_claims(args.citizen), ttl=args.ttl))
+    elif args.service:
+        print(tokens.mint(keys, tokens.service_claims(args.service), ttl=args.ttl))
     else:
         member = directory.first_staff_with(Role(args.role))
         ids = ", ".join(a.id for a in member.assignments)
@@ -128,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     tok = sub.add_parser("token", help="mint a development token")
     tok.add_argument("--role", default=Role.NURSE.value, choices=[r.value for r in Role])
     tok.add_argument("--citizen", metavar="PERSONNUMMER", help="a citizen token instead")
+    tok.add_argument(
+        "--service",
+        choices=["registry-operator", "notifications"],
+        help="a client's own token (client credentials, no person) instead",
+    )
     tok.add_argument("--ttl", type=int, default=3600)
     tok.set_defaults(func=token)
     args = parser.parse_args(argv)

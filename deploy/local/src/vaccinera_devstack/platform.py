@@ -32,7 +32,9 @@ SERVICE_MODULES: dict[str, str] = {
 GATEWAY_MODULE = "vaccinera_gateway.main"
 # Services that call another service for themselves, with their own client-credentials token
 # (issue 9: the SMS sender asks identity where to send).
-SERVICE_CLIENTS = ("notifications",)
+# Clients of the identity provider acting for themselves (client credentials): the SMS sender,
+# and the region's registry operators' tool (issue 11: no AC-3 role may be a super-user).
+SERVICE_CLIENTS = ("notifications", "registry-operator")
 
 LOCAL_IDP_PORT = 8009
 LOCAL_SERVICE_PORTS = {
@@ -112,8 +114,9 @@ class Platform:
             "VACCINERA_JWKS_URL": self.idp.jwks_url,
             "VACCINERA_IDENTITY_URL": self.url("identity"),
             "VACCINERA_SMS_PROVIDER_URL": f"http://127.0.0.1:{infra.sms}",
-            "VACCINERA_NVR_URL": f"http://127.0.0.1:{infra.nvr}",
-            "VACCINERA_NPO_URL": f"http://127.0.0.1:{infra.npo}",
+            # The registers' FHIR bases (the stand-ins serve /<kind>/fhir/Immunization).
+            "VACCINERA_NVR_URL": f"http://127.0.0.1:{infra.nvr}/nvr/fhir",
+            "VACCINERA_NPO_URL": f"http://127.0.0.1:{infra.npo}/npo/fhir",
             **self.extra_env,
             **self.service_env_overrides.get(name, {}),
         }

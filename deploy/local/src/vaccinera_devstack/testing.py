@@ -7,8 +7,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from vaccinera_devstack import postgres
@@ -117,3 +118,27 @@ async def dump_databases(admin_url: str) -> str:
     """Every row of every table in every service database (vaccinera_*) as one text, one
     ``database.schema.table: row`` line each, for "found nowhere" checks; bytea is decoded."""
     return await postgres.dump_databases(admin_url)
+
+
+async def publish(producer: AIOKafkaProducer, *events: Any, by: str = "test") -> list[str]:
+    """Publish domain events as a service's outbox relay would: each in its envelope, keyed by
+    its aggregate, with the event id and type headers. Returns the event ids."""
+    from vaccinera_contracts.envelope import new_envelope
+
+    ids, sent = [], []
+    for event in events:
+        envelope = new_envelope(event, producer=by)
+        sent.append(
+            await producer.send(
+                event.topic,
+                envelope.model_dump_json().encode(),
+                key=event.aggregate_key().encode(),
+                headers=[
+                    ("event_id", str(envelope.event_id).encode()),
+                    ("event_type", event.event_type.encode()),
+                ],
+            )
+        )
+        ids.append(str(envelope.event_id))
+    await asyncio.gather(*sent)
+    return ids

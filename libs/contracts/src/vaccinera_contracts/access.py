@@ -57,6 +57,16 @@ VACCINATORS = frozenset({Role.NURSE, Role.NURSE_PRESCRIBER})
 JOURNAL_READERS = RECORD_STAFF
 PRINTERS = CLINICIANS
 CATALOGUE_KEEPERS = STOCK_ADMINS
+
+# Registry export (RX-1..RX-5). The control report of doses entered by hand (RX-3) is checked
+# at the unit by those who keep its records. The reports to NVR and NPÖ are watched and
+# retried by the region's registry operators, whom AC-3 gives no role (and no super-user may
+# exist): they act through their own client ("registry-operator", client credentials), which
+# sees report states and the receivers' answers, never a patient's identifier.
+CONTROL_REPORT_READERS = frozenset(
+    {Role.DOCTOR, Role.NURSE_PRESCRIBER, Role.NURSE, Role.MEDICAL_SECRETARY}
+)
+REGISTRY_OPERATOR = frozenset({"registry-operator"})
 BATCH_PICKERS = frozenset({Role.DOCTOR, Role.NURSE_PRESCRIBER, Role.NURSE, Role.STOCK_ADMIN})
 
 
@@ -632,6 +642,38 @@ class Ops:
         "Print the vaccination journal",
         PRINTERS,
     )
+    # registry export (issue 11)
+    CONTROL_REPORT = _op(
+        "registry-export.control_report",
+        "GET",
+        "/units/{unit_id}/control-report",
+        "See the doses entered as history, with their comments",
+        CONTROL_REPORT_READERS,
+    )
+    REPORTS = _op(
+        "registry-export.reports",
+        "GET",
+        "/reports",
+        "See the reports to NVR and NPÖ and their state",
+        services=REGISTRY_OPERATOR,
+        purpose="registry reporting",
+    )
+    RETRY_REPORT = _op(
+        "registry-export.retry_report",
+        "POST",
+        "/reports/{report_id}/retry",
+        "Send a failed report again",
+        services=REGISTRY_OPERATOR,
+        purpose="registry reporting",
+    )
+    START_RUN = _op(
+        "registry-export.start_run",
+        "POST",
+        "/runs",
+        "Report to NVR now",
+        services=REGISTRY_OPERATOR,
+        purpose="registry reporting",
+    )
 
 
 MATRIX: tuple[Operation, ...] = tuple(
@@ -658,6 +700,7 @@ def matrix_markdown() -> str:
         *(r.display_name_sv for r in roles),
         "Patient (BankID)",
         "Anyone",
+        "Client (no person)",
     ]
     lines = [
         "| " + " | ".join(header) + " |",
@@ -667,5 +710,6 @@ def matrix_markdown() -> str:
         cells = [op.summary, op.service, *("✓" if r in op.staff else "" for r in roles)]
         cells.append("own data" if op.citizen else "")
         cells.append("✓" if op.anonymous else "")
+        cells.append(", ".join(sorted(op.services)))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -91,3 +91,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         lg.propagate = True
     # aiokafka is chatty at INFO about group rebalances; keep warnings.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # httpx logs every request at INFO (the registry export sends thousands a run).
+    logging.getLogger("httpx").setLevel(logging.WARNING)

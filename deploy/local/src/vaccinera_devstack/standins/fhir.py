@@ -1,4 +1,7 @@
-"""FHIR R4 Immunization endpoints for the national registers (NVR, NPÖ)."""
+"""FHIR R4 Immunization endpoints for the national registers (NVR, NPÖ): a resource that does
+not validate as an R4 Immunization is refused with 400 and an OperationOutcome, as the
+registers do; a create naming an identifier already held (``If-None-Exist``, FHIR
+conditional create) answers with the resource held, creating nothing."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from fhir.resources.R4B.immunization import Immunization
+from pydantic import ValidationError
 
 from vaccinera_devstack.standins.handling import now_iso, serve
 from vaccinera_devstack.standins.recorder import Reply
@@ -22,18 +27,37 @@ def router(kind: str) -> APIRouter:
     routes = APIRouter(prefix=f"/{kind}/fhir")
     stored: dict[str, dict[str, Any]] = {}
 
-    def create(body: Any) -> Reply:
+    by_identifier: dict[str, str] = {}
+
+    def create(body: Any, if_none_exist: str | None) -> Reply:
         if not isinstance(body, dict) or body.get("resourceType") != "Immunization":
-            return _outcome(422, "invalid", 'expected a resource with resourceType "Immunization"')
+            return _outcome(400, "invalid", 'expected a resource with resourceType "Immunization"')
+        try:
+            Immunization.model_validate(body)
+        except ValidationError as exc:
+            where = "; ".join(".".join(map(str, e["loc"])) + ": " + e["msg"] for e in exc.errors())
+            return _outcome(400, "invalid", f"not a valid FHIR R4 Immunization: {where}")
+        held = _held(if_none_exist)
+        if held is not None:
+            return Reply(200, stored[held])
         resource_id = str(uuid.uuid4())
         resource = {**body, "id": resource_id, "meta": {"versionId": "1", "lastUpdated": now_iso()}}
         stored[resource_id] = resource
+        for identifier in body.get("identifier") or ():
+            if isinstance(identifier, dict):
+                by_identifier[f"{identifier.get('system')}|{identifier.get('value')}"] = resource_id
         location = f"/{kind}/fhir/Immunization/{resource_id}/_history/1"
         return Reply(201, resource, {"Location": location})
 
+    def _held(if_none_exist: str | None) -> str | None:
+        if not if_none_exist or not if_none_exist.startswith("identifier="):
+            return None
+        return by_identifier.get(if_none_exist.removeprefix("identifier="))
+
     @routes.post("/Immunization")
     async def post_immunization(request: Request) -> Response:
-        return await serve(request, create)
+        condition = request.headers.get("if-none-exist")
+        return await serve(request, lambda body: create(body, condition))
 
     @routes.get("/Immunization/{resource_id}")
     async def get_immunization(request: Request, resource_id: str) -> Response:

@@ -77,6 +77,8 @@ class DoseAdministered(_PatientRecordEvent):
     care_provider_id: str
     administered_at: datetime
     vaccinator_hsa_id: str
+    # The vaccine's ATC code in the catalogue (JR-1): the registers' vaccine code (RX-1).
+    atc_code: str | None = None
     # The first day the next dose of the series may be given (the catalogue's minimum
     # interval, JR-1); None when the series is complete. Booking refuses an earlier dose-2
     # time with it (BK-10).

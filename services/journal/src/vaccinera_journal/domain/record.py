@@ -370,6 +370,7 @@ class PatientRecord:
                 care_provider_id=place.care_provider_id,
                 administered_at=now,
                 vaccinator_hsa_id=place.hsa_id,
+                atc_code=vaccine.atc_code,
                 next_dose_from=vaccine.next_dose_from(order.dose_number, today),
             )
         )

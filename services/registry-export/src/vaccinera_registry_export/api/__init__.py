@@ -1,7 +1,6 @@
-"""HTTP API of this service, one router module per resource (the booking service shows the
-shape). Its routes come with its own issue; health, readiness, metrics, OpenAPI and AsyncAPI
-come from the kit."""
+"""The registry export's HTTP API: the control report (RX-3) for the unit's staff, and the
+registry operator's view of the reports (RX-5)."""
 
-from fastapi import APIRouter
+from vaccinera_registry_export.api import control_report, operator
 
-routers: tuple[APIRouter, ...] = ()
+routers = (control_report.router, operator.router)

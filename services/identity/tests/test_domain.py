@@ -1,6 +1,7 @@
-"""Identity's rules without I/O: ID-1, ID-3, ID-4, ID-5, ID-6, ID-8."""
+"""Identity's rules without I/O: ID-1, ID-3, ID-4, ID-5, ID-6, ID-8, and what RX-4's
+statistics learn of a person."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -18,6 +19,7 @@ from vaccinera_identity.domain import (
     Contact,
     Patient,
     ProtectedIdentity,
+    Residence,
     register_patient,
     reserve_number,
 )
@@ -81,6 +83,54 @@ def test_id4_identifier_change_keeps_the_patient_id() -> None:
     (event,) = p.events
     assert isinstance(event, IdentifierChanged)
     assert (event.old.value, event.new.value) == ("191212121212", "198112189876")
+
+
+LINKOPING = Residence(birth_date=date(1981, 12, 18), municipality_code="0580")
+
+
+def test_rx4_registration_names_birth_date_and_municipality_from_the_register() -> None:
+    p = register_patient(
+        parse_identifier("198112189876"), given_name="A", family_name="B", residence=LINKOPING
+    )
+    (event,) = p.events
+    assert isinstance(event, PatientRegistered)
+    assert (event.birth_date, event.municipality_code) == (date(1981, 12, 18), "0580")
+
+
+def test_rx4_id3_a_protected_persons_municipality_never_leaves_identity() -> None:
+    p = register_patient(
+        parse_identifier("198112189876"),
+        given_name="A",
+        family_name="B",
+        protected=True,
+        residence=LINKOPING,
+    )
+    (event,) = p.events
+    assert isinstance(event, PatientRegistered)
+    # The birth date is the identifier's own, which the event carries anyway.
+    assert (event.birth_date, event.municipality_code) == (date(1981, 12, 18), None)
+    assert "0580" not in event.model_dump_json()
+
+
+def test_rx4_unknown_to_the_register_names_neither() -> None:
+    (event,) = register_patient(
+        parse_identifier("05R000000042"), given_name="A", family_name="B"
+    ).events
+    assert isinstance(event, PatientRegistered)
+    assert (event.birth_date, event.municipality_code) == (None, None)
+
+
+def test_rx4_id4_an_identifier_change_names_the_new_identifiers_facts() -> None:
+    p = patient()
+    p.change_identifier(parse_identifier("198112189876"), LINKOPING)
+    (event,) = p.events
+    assert isinstance(event, IdentifierChanged)
+    assert (event.birth_date, event.municipality_code) == (date(1981, 12, 18), "0580")
+    hidden = patient(protected=True)
+    hidden.change_identifier(parse_identifier("198112189876"), LINKOPING)
+    (event,) = hidden.events
+    assert isinstance(event, IdentifierChanged)
+    assert event.municipality_code is None
 
 
 def test_id4_reserve_numbers_are_issued_never_assigned() -> None:

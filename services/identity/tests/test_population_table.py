@@ -1,23 +1,30 @@
 """ID-2 in the database (issue 7 item 6): the synthetic population register is loaded with COPY
 at the first start, once, also with two replicas starting together; it holds ≥400k persons and
-answers every lookup exactly as the register that generated it."""
+answers every lookup exactly as the register that generated it. RX-4: the load publishes the
+register's counts per municipality and age band (``PopulationCounted``) in its transaction,
+once per load, with protected persons counted without a municipality (ID-3)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 
+from vaccinera_contracts.events import PopulationCounted
 from vaccinera_identity import tables
 from vaccinera_identity.population import SyntheticRegister
 from vaccinera_identity.population_store import DatabaseRegister, load_population
 from vaccinera_kit import migrations
 from vaccinera_kit.database import Database
+from vaccinera_kit.outbox import Outbox
+from vaccinera_kit.unit_of_work import UnitOfWorkFactory
 
 if TYPE_CHECKING:
     from vaccinera_devstack.infra import Infrastructure
@@ -26,6 +33,11 @@ pytestmark = pytest.mark.infra
 
 SCRIPTS = Path(tables.__file__).parent / "migrations"
 REGISTER = SyntheticRegister()
+
+
+def loader(db: Database) -> UnitOfWorkFactory:
+    """The service's unit of work: the counts go to its outbox."""
+    return UnitOfWorkFactory(db, Outbox("identity"), lambda: None)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +56,7 @@ async def loaded(url: str) -> AsyncIterator[Database]:
 
         async def start(db: Database) -> int:
             await migrations.upgrade(db, SCRIPTS, tables.metadata)
-            return await load_population(db, SyntheticRegister())
+            return await load_population(loader(db), SyntheticRegister())
 
         loads = await asyncio.gather(*(start(db) for db in replicas))
         # Exactly one replica loaded; the other found the register there.
@@ -74,7 +86,7 @@ async def test_id2_a_restart_does_not_load_again(loaded: Database, url: str) -> 
     restarted = Database(url)
     try:
         await migrations.upgrade(restarted, SCRIPTS, tables.metadata)
-        assert await load_population(restarted, SyntheticRegister()) == 0
+        assert await load_population(loader(restarted), SyntheticRegister()) == 0
     finally:
         await restarted.dispose()
     assert await _count(loaded) == before
@@ -103,3 +115,61 @@ async def test_id2_database_register_does_not_know_the_unregistered(loaded: Data
     wrong_check = person.identifier[:-1] + str((int(person.identifier[-1]) + 1) % 10)
     for identifier in (wrong_check, person.identifier[2:], "", "abcdefghijkl", "05R000000001"):
         assert await register.lookup(identifier) is None
+
+
+async def _counts_published(db: Database) -> list[dict[str, Any]]:
+    async with db.connect() as conn:
+        values = (
+            await conn.scalars(
+                text("SELECT value FROM outbox WHERE type = :type ORDER BY id"),
+                {"type": PopulationCounted.event_type},
+            )
+        ).all()
+    return [json.loads(v) for v in values]
+
+
+def _hand_count() -> Counter[tuple[str | None, str]]:
+    """The register counted here, person by person, by the bands' ages written out (not the
+    contract's function, not SQL): protected persons with no municipality."""
+    edges = [(11, "0-11"), (15, "12-15"), (17, "16-17"), (29, "18-29"), (39, "30-39")]
+    edges += [(49, "40-49"), (59, "50-59"), (64, "60-64"), (69, "65-69"), (79, "70-79")]
+    today = REGISTER.today
+    counts: Counter[tuple[str | None, str]] = Counter()
+    for row in REGISTER.rows():
+        born = row.birth_date
+        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        band = next((name for last, name in edges if age <= last), "80+")
+        counts[(None if row.protected else row.municipality_code, band)] += 1
+    return counts
+
+
+async def test_rx4_the_load_publishes_the_registers_counts_once(loaded: Database) -> None:
+    (published,) = await _counts_published(loaded)
+    event = PopulationCounted.model_validate(published["data"])
+    assert event.ages_on == REGISTER.today
+    assert sum(r.persons for r in event.rows) == REGISTER.total_population()
+    counted = Counter({(r.municipality_code, r.age_band): r.persons for r in event.rows})
+    assert counted == _hand_count()
+    # Names go with the codes; protected persons' rows name no municipality (ID-3).
+    names = {r.municipality_code: r.municipality for r in event.rows}
+    assert names["0580"] == "Linköping" and names[None] is None
+    assert len(names) == 14  # Östergötland's 13 municipalities and the protected
+    assert 1_000 < sum(r.persons for r in event.rows if r.municipality_code is None) < 5_000
+
+
+async def test_rx4_a_register_loaded_before_the_counts_is_counted_once(
+    loaded: Database, url: str
+) -> None:
+    async with loaded.engine.begin() as conn:
+        await conn.execute(update(tables.population_load).values(counted_at=None))
+        await conn.execute(text("DELETE FROM outbox"))
+    restarted = Database(url)
+    try:
+        # Nothing loaded again, the counts published once, and not at the next start.
+        assert await load_population(loader(restarted), SyntheticRegister()) == 0
+        assert await load_population(loader(restarted), SyntheticRegister()) == 0
+    finally:
+        await restarted.dispose()
+    (published,) = await _counts_published(loaded)
+    rows = PopulationCounted.model_validate(published["data"]).rows
+    assert sum(r.persons for r in rows) == REGISTER.total_population()

@@ -10,7 +10,7 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from vaccinera_contracts.envelope import DomainEvent
@@ -54,6 +54,24 @@ class Contact:
         return self.mobile is None and self.email is None and self.address is None
 
 
+@dataclass(frozen=True)
+class Residence:
+    """What the statistics of regional infection control (RX-4) learn of a person from the
+    population register: the birth date and the municipality of residence (its code), nothing
+    more. ``municipality_code`` is None for a person protected in the register (ID-3)."""
+
+    birth_date: date
+    municipality_code: str | None
+
+
+def _published(residence: Residence | None, protected: bool) -> tuple[date | None, str | None]:
+    """An event's birth date and municipality: a protected patient's municipality never
+    leaves identity (ID-3)."""
+    if residence is None:
+        return None, None
+    return residence.birth_date, None if protected else residence.municipality_code
+
+
 class ProtectedIdentity(DomainError):
     """Contact data of a protected person is refused, never stored (ID-3)."""
 
@@ -79,7 +97,8 @@ class Patient:
     events: list[DomainEvent] = field(default_factory=list)
 
     # ID-4
-    def change_identifier(self, new: PatientIdentifier) -> None:
+    def change_identifier(self, new: PatientIdentifier, residence: Residence | None = None) -> None:
+        """``residence``: the register's facts of the new identifier (RX-4), if it knows it."""
         if new.kind is IdentifierKind.RESERVNUMMER:
             raise DomainError(
                 "A reserve number is issued by the region, not entered: add the patient with "
@@ -90,7 +109,16 @@ class Patient:
         if new.value == self.identifier.value:
             raise Conflict("The patient already has this identifier.", code="unchanged")
         old, self.identifier = self.identifier, new
-        self.events.append(IdentifierChanged(patient_id=self.patient_id, old=old, new=new))
+        birth_date, municipality_code = _published(residence, self.protected)
+        self.events.append(
+            IdentifierChanged(
+                patient_id=self.patient_id,
+                old=old,
+                new=new,
+                municipality_code=municipality_code,
+                birth_date=birth_date,
+            )
+        )
 
     # ID-8, ID-3
     def refuse_contact_if_protected(self, fields: list[str]) -> None:
@@ -292,8 +320,10 @@ def register_patient(
     given_name: str,
     family_name: str,
     protected: bool = False,
+    residence: Residence | None = None,
     now: datetime | None = None,
 ) -> Patient:
+    """``residence``: the register's facts of the person (RX-4), if it knows them."""
     require_names(given_name, family_name)
     patient = Patient(
         patient_id=str(uuid.uuid4()),
@@ -303,12 +333,15 @@ def register_patient(
         family_name=family_name.strip(),
         registered_at=now or datetime.now(UTC),
     )
+    birth_date, municipality_code = _published(residence, protected)
     patient.events.append(
         PatientRegistered(
             patient_id=patient.patient_id,
             identifier=identifier,
             identifier_kind=identifier.kind,
             protected=protected,
+            municipality_code=municipality_code,
+            birth_date=birth_date,
         )
     )
     return patient

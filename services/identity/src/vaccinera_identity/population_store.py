@@ -6,6 +6,10 @@ from there through the primary key. The load is one transaction under an advisor
 ends by writing ``population_load``: replicas starting together load once, a crash mid-load
 leaves nothing behind, and every later start costs one indexed read.
 
+The load's transaction also counts the register per municipality and age band and stages
+``PopulationCounted`` in the outbox (RX-4: the denominators of vaccination coverage, no person
+in them): published once per load, and once for a register loaded before the counts existed.
+
 Nothing here logs a person: every value handled is personal data.
 """
 
@@ -13,12 +17,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, Literal
 
-from sqlalchemy import Select, delete, insert, select, text
+from sqlalchemy import Select, case, delete, func, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from vaccinera_contracts.events import PopulationCounted, PopulationRow
+from vaccinera_contracts.events.identity import AGE_BANDS, age_band
 from vaccinera_identity.population import (
     CachedRegister,
     PersonRow,
@@ -30,6 +38,7 @@ from vaccinera_identity.settings import Settings
 from vaccinera_identity.tables import population, population_load
 from vaccinera_kit.app import Service
 from vaccinera_kit.database import Database
+from vaccinera_kit.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger("vaccinera.identity.population")
 
@@ -78,50 +87,96 @@ def attach_register(service: Service) -> None:
 async def load_at_first_start(service: Service) -> None:
     """The synthetic register's rows, after the schema: the service is not ready before
     lookups can be answered."""
-    await load_population(service.db, SyntheticRegister())
+    await load_population(service.unit_of_work, SyntheticRegister())
 
 
-async def load_population(db: Database, register: SyntheticRegister) -> int:
-    """Load ``register`` unless the table already holds it; returns the persons loaded now
-    (0 when there was nothing to do)."""
-    async with db.connect() as conn:
-        if await _holds(conn, register):
+async def load_population(unit_of_work: UnitOfWorkFactory, register: SyntheticRegister) -> int:
+    """Load ``register`` unless the table already holds it, and publish its counts
+    (``PopulationCounted``) in the same transaction unless they were published for this load;
+    returns the persons loaded now (0 when there was nothing to load)."""
+    async with unit_of_work.db.connect() as conn:
+        if await _held(conn, register) == "counted":
             return 0
     began = time.monotonic()
-    async with db.engine.begin() as conn:
+    loaded = 0
+    async with unit_of_work() as uow:
+        conn = uow.conn
         await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOAD_LOCK})
-        if await _holds(conn, register):  # another replica loaded it while we waited
+        held = await _held(conn, register)  # another replica may have done it while we waited
+        if held == "counted":
             return 0
-        # Another seed or date than what the table holds: replace it whole.
-        await conn.execute(delete(population_load))
-        await conn.execute(text("TRUNCATE population"))
-        counted = _Counted(register.rows())
-        raw = await conn.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            population.name, records=counted, columns=COLUMNS
+        now = datetime.now(UTC)
+        if held == "absent":
+            # Another seed or date than what the table holds: replace it whole.
+            await conn.execute(delete(population_load))
+            await conn.execute(text("TRUNCATE population"))
+            counted = _Counted(register.rows())
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                population.name, records=counted, columns=COLUMNS
+            )
+            await conn.execute(
+                insert(population_load).values(
+                    seed=register.seed, today=register.today, persons=counted.n, counted_at=now
+                )
+            )
+            # Statistics now rather than at autovacuum's leisure, for the planner.
+            await conn.execute(text("ANALYZE population"))
+            loaded = counted.n
+        else:  # loaded before the counts existed: counted once now
+            await conn.execute(
+                update(population_load)
+                .where(population_load.c.seed == register.seed)
+                .values(counted_at=now)
+            )
+        rows = await count_population(conn, register.today)
+        uow.publish(PopulationCounted(counted_at=now, ages_on=register.today, rows=rows))
+    if loaded:
+        log.info(
+            "synthetic population register loaded: %d persons in %.1fs",
+            loaded,
+            time.monotonic() - began,
         )
+    log.info("population register counted for the coverage statistics")
+    return loaded
+
+
+async def count_population(conn: AsyncConnection, ages_on: date) -> tuple[PopulationRow, ...]:
+    """Persons per municipality and age band (ages in whole years on ``ages_on``); protected
+    persons per age band with no municipality (ID-3). Counted per year of age in the database
+    (a few thousand groups, not half a million rows) and banded here, with the contract's
+    bands."""
+    protected = population.c.protected
+    age = func.date_part("year", func.age(literal(ages_on), population.c.birth_date))
+    code = case((protected, None), else_=population.c.municipality_code)
+    name = case((protected, None), else_=population.c.municipality)
+    grouped = await conn.execute(select(code, name, age, func.count()).group_by(code, name, age))
+    persons: Counter[tuple[str | None, str | None, str]] = Counter()
+    for municipality_code, municipality, years, n in grouped:
+        persons[(municipality_code, municipality, age_band(int(years)))] += int(n)
+    order = {band: i for i, (band, _, _) in enumerate(AGE_BANDS)}
+    return tuple(
+        PopulationRow(municipality_code=c, municipality=m, age_band=b, persons=n)
+        for (c, m, b), n in sorted(
+            persons.items(), key=lambda item: (item[0][0] or "~", order[item[0][2]])
+        )
+    )
+
+
+async def _held(
+    conn: AsyncConnection, register: SyntheticRegister
+) -> Literal["absent", "loaded", "counted"]:
+    """Whether the table holds ``register``, and whether its counts were published."""
+    found = (
         await conn.execute(
-            insert(population_load).values(
-                seed=register.seed, today=register.today, persons=counted.n
+            select(population_load.c.counted_at).where(
+                population_load.c.seed == register.seed, population_load.c.today == register.today
             )
         )
-        # Statistics now rather than at autovacuum's leisure, for the planner.
-        await conn.execute(text("ANALYZE population"))
-    log.info(
-        "synthetic population register loaded: %d persons in %.1fs",
-        counted.n,
-        time.monotonic() - began,
-    )
-    return counted.n
-
-
-async def _holds(conn: AsyncConnection, register: SyntheticRegister) -> bool:
-    found = await conn.scalar(
-        select(population_load.c.seed).where(
-            population_load.c.seed == register.seed, population_load.c.today == register.today
-        )
-    )
-    return found is not None
+    ).one_or_none()
+    if found is None:
+        return "absent"
+    return "loaded" if found.counted_at is None else "counted"
 
 
 class _Counted:

@@ -22,7 +22,7 @@ from vaccinera_contracts.events import AccessRecorded
 from vaccinera_contracts.identifiers import IdentifierKind, PatientIdentifier
 from vaccinera_contracts.roles import Principal
 from vaccinera_identity import contact, domain
-from vaccinera_identity.domain import Patient
+from vaccinera_identity.domain import Patient, Residence
 from vaccinera_identity.population import PopulationRegister, RegisteredPerson
 from vaccinera_identity.settings import Settings
 from vaccinera_identity.store import AccessLogStore, PatientStore, sms_contacts
@@ -98,7 +98,11 @@ async def register_patient(
         # The common case first: a new patient is one INSERT; it finds an existing one too.
         if domain.has_names(given_name, family_name):
             patient = domain.register_patient(
-                identifier, given_name=given_name, family_name=family_name, protected=protected
+                identifier,
+                given_name=given_name,
+                family_name=family_name,
+                protected=protected,
+                residence=_residence(person),
             )
             write = access.event(principal, Ops.REGISTER_PATIENT, patient.patient_id)
             if await store.add(patient, [write]):
@@ -183,7 +187,10 @@ async def register_me(
         store = PatientStore(uow)
         if person is not None and not person.protected:
             patient = domain.register_patient(
-                identifier, given_name=person.given_name, family_name=person.family_name
+                identifier,
+                given_name=person.given_name,
+                family_name=person.family_name,
+                residence=_residence(person),
             )
             write = access.event(principal, Ops.REGISTER_ME, patient.patient_id)
             if await store.add(patient, [write]):
@@ -219,18 +226,25 @@ async def get_patient(
 async def change_identifier(
     unit_of_work: UnitOfWorkFactory,
     access: AccessLog,
+    register: PopulationRegister,
     principal: Principal,
     patient_id: str,
     identifier: PatientIdentifier,
 ) -> Patient:
-    """ID-4: the internal patient id stays; every service follows the event."""
+    """ID-4: the internal patient id stays; every service follows the event, which names the
+    register's birth date and municipality of the new identifier (RX-4)."""
+    person = (
+        None
+        if identifier.kind is IdentifierKind.RESERVNUMMER
+        else await register.lookup(identifier.value)
+    )
     return await _change(
         unit_of_work,
         access,
         principal,
         Ops.CHANGE_IDENTIFIER,
         patient_id,
-        lambda patient: patient.change_identifier(identifier),
+        lambda patient: patient.change_identifier(identifier, _residence(person)),
     )
 
 
@@ -477,6 +491,17 @@ async def _change(
         change(patient)
         await store.save(patient, [access.event(principal, op, patient_id)])
     return patient
+
+
+def _residence(person: RegisteredPerson | None) -> Residence | None:
+    """The register's facts the coverage statistics need (RX-4); a person protected in the
+    register has no municipality outside identity (ID-3)."""
+    if person is None:
+        return None
+    return Residence(
+        birth_date=person.birth_date,
+        municipality_code=None if person.protected else person.municipality_code,
+    )
 
 
 def _actor(principal: Principal) -> str:

@@ -27,6 +27,7 @@ from vaccinera_contracts.events import (
     ContactDetailsChanged,
     IdentifierChanged,
     PatientRegistered,
+    PopulationCounted,
     ProtectionChanged,
 )
 from vaccinera_contracts.identifiers import IdentifierKind, PatientIdentifier
@@ -43,6 +44,8 @@ PUBLISHES: tuple[type[DomainEvent], ...] = (
     ContactDetailsChanged,
     BlocksChanged,
     ConsentsChanged,
+    # The register's counts (RX-4), staged by ``population_store`` when it loads the register.
+    PopulationCounted,
 )
 
 IDENTIFIER_INDEX = "uq_patients_identifier_value"

@@ -139,7 +139,9 @@ population = Table(
 )
 
 # Which population the table holds: one row, written in the transaction that loaded it, so a
-# start that finds it knows the load completed (and for which seed and date).
+# start that finds it knows the load completed (and for which seed and date). ``counted_at``:
+# when its counts per municipality and age band were published (``PopulationCounted``, RX-4),
+# in the same transaction; NULL for a register loaded before the counts existed.
 population_load = Table(
     "population_load",
     metadata,
@@ -147,4 +149,5 @@ population_load = Table(
     Column("today", Date, nullable=False),
     Column("persons", Integer, nullable=False),
     Column("loaded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("counted_at", DateTime(timezone=True), nullable=True),
 )

@@ -20,6 +20,8 @@ from vaccinera_contracts.events.identity import (
     ContactDetailsChanged,
     IdentifierChanged,
     PatientRegistered,
+    PopulationCounted,
+    PopulationRow,
     ProtectionChanged,
 )
 from vaccinera_contracts.events.inventory import BatchCheckedIn, StockChanged, StockLow
@@ -40,6 +42,7 @@ EVENT_MODELS: dict[str, type[DomainEvent]] = {
         ContactDetailsChanged,
         BlocksChanged,
         ConsentsChanged,
+        PopulationCounted,
         AccessRecorded,
         BookingCreated,
         BookingRebooked,
@@ -80,6 +83,8 @@ __all__ = [
     "ManageCodeIssued",
     "OrderVoided",
     "PatientRegistered",
+    "PopulationCounted",
+    "PopulationRow",
     "ProtectionChanged",
     "StockChanged",
     "StockLow",

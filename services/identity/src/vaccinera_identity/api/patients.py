@@ -139,6 +139,7 @@ async def change_identifier(
     body: IdentifierIn,
     principal: Allowed,
     settings: SettingsDep,
+    register: RegisterDep,
     unit_of_work: UnitOfWorkDep,
     access: AccessLogDep,
 ) -> PatientOut:
@@ -146,7 +147,7 @@ async def change_identifier(
     patient got later. The internal patient id stays; every service follows the event."""
     identifier = body.parsed(settings.reserve_pattern)
     patient = await services.change_identifier(
-        unit_of_work, access, principal, patient_id, identifier
+        unit_of_work, access, register, principal, patient_id, identifier
     )
     return to_patient_out(patient)
 

@@ -21,6 +21,8 @@ class Settings(ServiceSettings):
     # Reports claimed per transaction, and sent at once within it.
     batch_size: int = Field(default=200, ge=1, le=5000)
     concurrency: int = Field(default=16, ge=1, le=256)
+    # NVR reports per FHIR batch Bundle (a run sends many); NPÖ gets each as it happens.
+    nvr_bundle_size: int = Field(default=250, ge=1, le=5000)
     # Seconds a receiver may take to answer one report before it is retried later.
     receiver_timeout: float = Field(default=10.0, gt=0)
     # The region's OID for its reserve numbers (personnummer and samordningsnummer have

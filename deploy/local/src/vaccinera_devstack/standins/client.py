@@ -39,9 +39,24 @@ class StandIn:
     def clear(self) -> None:
         self._http.delete("/_standin/received").raise_for_status()
 
-    def behave(self, *, fail_next: int = 0, fail_status: int = 503, delay_ms: int = 0) -> None:
-        """Replace the behaviour: fail the next `fail_next` requests and/or delay every one."""
-        body = {"fail_next": fail_next, "fail_status": fail_status, "delay_ms": delay_ms}
+    def behave(
+        self,
+        *,
+        fail_next: int = 0,
+        fail_status: int = 503,
+        delay_ms: int = 0,
+        validate_fhir: bool = True,
+        keep_bodies: bool = True,
+    ) -> None:
+        """Replace the behaviour: fail the next `fail_next` requests and/or delay every one;
+        (benchmarks) skip FHIR validation, keep no bodies."""
+        body = {
+            "fail_next": fail_next,
+            "fail_status": fail_status,
+            "delay_ms": delay_ms,
+            "validate_fhir": validate_fhir,
+            "keep_bodies": keep_bodies,
+        }
         self._http.post("/_standin/behaviour", json=body).raise_for_status()
 
     def reset(self) -> None:

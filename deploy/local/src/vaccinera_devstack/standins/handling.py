@@ -64,6 +64,7 @@ async def serve(request: Request, endpoint: Endpoint) -> Response:
         "status": reply.status,
         "rejected": fail_status is not None,
         "replayed": replayed,
+        "reply": reply.body,
     }
     recorder.add(record)
     return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)

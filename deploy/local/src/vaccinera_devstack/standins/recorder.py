@@ -35,12 +35,18 @@ class RequestRecord(TypedDict):
     rejected: bool
     # True when an earlier success with the same Idempotency-Key was returned again.
     replayed: bool
+    # What the stand-in answered (a FHIR batch-response tells each entry's outcome).
+    reply: Any
 
 
 class Behaviour(BaseModel):
     fail_next: int = Field(default=0, ge=0)
     fail_status: int = Field(default=503, ge=400, le=599)
     delay_ms: int = Field(default=0, ge=0, le=120_000)
+    # Off for benchmarks only: a register's own validation and request log are its CPU and
+    # memory, not the sender's (bench/registry_export.py says so in its figures).
+    validate_fhir: bool = True
+    keep_bodies: bool = True
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,9 @@ class Recorder:
         return self.behaviour.fail_status
 
     def add(self, record: RequestRecord) -> None:
+        if not self.behaviour.keep_bodies:
+            record["body"] = None
+            record["reply"] = None
         self.records.append(record)
         if self.record_file is not None:
             with self.record_file.open("a", encoding="utf-8") as handle:

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -61,6 +62,8 @@ class Sender:
     reserve_number_system: str
     batch_size: int
     concurrency: int
+    # Reports per FHIR batch Bundle; 1: each on its own (NPÖ, as it happens).
+    bundle_size: int = 1
 
     async def _send(self, claimed: Claimed) -> Outcome:
         try:
@@ -86,6 +89,71 @@ class Sender:
             body = r.text
         return judge(r.status_code, body)
 
+    async def _send_bundle(self, reports: list[tuple[Claimed, dict[str, Any]]]) -> list[Outcome]:
+        """Reports as one FHIR ``batch`` Bundle; the receiver answers each entry on its own.
+        Each entry is a conditional create on its dose version (the receiver's idempotency)."""
+        entries = [
+            {
+                "resource": resource,
+                "request": {
+                    "method": "POST",
+                    "url": "Immunization",
+                    "ifNoneExist": f"identifier={DOSE_VERSION_SYSTEM}|{version_key(c.dose)}",
+                },
+            }
+            for c, resource in reports
+        ]
+        bundle = {"resourceType": "Bundle", "type": "batch", "entry": entries}
+        try:
+            r = await self.client.post(
+                self.url, json=bundle, headers={"content-type": "application/fhir+json"}
+            )
+        except httpx.HTTPError as exc:
+            return [Retry(f"no answer: {type(exc).__name__}")] * len(reports)
+        try:
+            body = r.json()
+        except ValueError:
+            body = r.text
+        answered = body.get("entry") if isinstance(body, dict) else None
+        if r.status_code >= 300 or not isinstance(answered, list) or len(answered) != len(reports):
+            whole = judge(r.status_code if r.status_code >= 300 else 502, body)
+            return [whole] * len(reports)
+        outcomes: list[Outcome] = []
+        for entry in answered:
+            response = entry.get("response", {}) if isinstance(entry, dict) else {}
+            status = int(str(response.get("status", "502")).split()[0])
+            location = str(response.get("location", ""))
+            ref = location.split("/")[1] if location.count("/") >= 1 else None
+            outcomes.append(judge(status, response.get("outcome") or {"id": ref}))
+        return outcomes
+
+    async def _send_all(self, claimed: list[Claimed]) -> list[Outcome]:
+        gate = asyncio.Semaphore(self.concurrency)
+        if self.bundle_size <= 1:
+
+            async def one(report: Claimed) -> Outcome:
+                async with gate:
+                    return await self._send(report)
+
+            return list(await asyncio.gather(*map(one, claimed)))
+        outcomes: dict[int, Outcome] = {}
+        valid: list[tuple[Claimed, dict[str, Any]]] = []
+        for report in claimed:
+            try:
+                valid.append((report, immunization(report.dose, self.reserve_number_system)))
+            except InvalidResource as exc:
+                outcomes[report.report_id] = Failed(f"not sent, the resource is invalid: {exc}")
+        bundles = [valid[i : i + self.bundle_size] for i in range(0, len(valid), self.bundle_size)]
+
+        async def send(bundle: list[tuple[Claimed, dict[str, Any]]]) -> None:
+            async with gate:
+                answers = await self._send_bundle(bundle)
+            for (report, _), outcome in zip(bundle, answers, strict=True):
+                outcomes[report.report_id] = outcome
+
+        await asyncio.gather(*map(send, bundles))
+        return [outcomes[c.report_id] for c in claimed]
+
     async def batch(self, *, retries_only: bool = False) -> Tally | None:
         """One batch: claimed, sent, settled and committed together. None: nothing was due."""
         tally = Tally()
@@ -96,16 +164,9 @@ class Sender:
             )
             if not claimed:
                 return None
-            gate = asyncio.Semaphore(self.concurrency)
-
-            async def one(report: Claimed) -> Outcome:
-                async with gate:
-                    return await self._send(report)
-
-            outcomes = await asyncio.gather(*map(one, claimed))
-            moment = now()
+            outcomes = await self._send_all(claimed)
+            await reports.settle_all(list(zip(claimed, outcomes, strict=True)), now())
             for report, outcome in zip(claimed, outcomes, strict=True):
-                await reports.settle(report, outcome, moment)
                 if isinstance(outcome, Retry):
                     tally.retried += 1
                 elif isinstance(outcome, Failed):

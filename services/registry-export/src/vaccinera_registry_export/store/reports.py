@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vaccinera_registry_export.domain import (
@@ -115,6 +115,29 @@ class Reports:
         await self.conn.execute(
             update(reports).where(reports.c.report_id == claimed.report_id).values(**values)
         )
+
+    async def settle_all(self, settled: list[tuple[Claimed, Outcome]], now: datetime) -> None:
+        """Every answer of a batch: the acknowledged (nearly all) in one statement, the rest
+        one by one."""
+        acknowledged = [(c, o) for c, o in settled if isinstance(o, Acknowledged)]
+        if acknowledged:
+            await self.conn.execute(
+                text(
+                    "UPDATE reports SET state = 'acknowledged', attempts = attempts + 1, "
+                    "acknowledged_at = :now, answer_status = 200, answer = NULL, "
+                    "receiver_ref = v.ref "
+                    "FROM unnest(CAST(:ids AS bigint[]), CAST(:refs AS text[])) AS v(id, ref) "
+                    "WHERE reports.report_id = v.id"
+                ).bindparams(bindparam("now", type_=reports.c.acknowledged_at.type)),
+                {
+                    "now": now,
+                    "ids": [c.report_id for c, _ in acknowledged],
+                    "refs": [o.receiver_ref for _, o in acknowledged],
+                },
+            )
+        for claimed, outcome in settled:
+            if not isinstance(outcome, Acknowledged):
+                await self.settle(claimed, outcome, now)
 
     async def retry(self, report_id: int, now: datetime) -> str | None:
         """A failed report pending again, due now; its state before (None: no such report)."""

@@ -723,6 +723,8 @@ CASES: dict[str, Case] = {
     "registry-export.reports": Case(_call()),
     "registry-export.retry_report": Case(_call(lambda w: {"report_id": "1"})),
     "registry-export.start_run": Case(_call(json=lambda w, _: {})),
+    "registry-export.coverage": Case(_call(query=lambda w: {"by": "unit"})),
+    "registry-export.stock": Case(_call(query=lambda w: {"by": "care_provider"})),
     # journal
     "journal.catalogue": Case(_call()),
     "journal.add_vaccine": Case(_call(json=_new_vaccine)),

@@ -67,6 +67,11 @@ CONTROL_REPORT_READERS = frozenset(
     {Role.DOCTOR, Role.NURSE_PRESCRIBER, Role.NURSE, Role.MEDICAL_SECRETARY}
 )
 REGISTRY_OPERATOR = frozenset({"registry-operator"})
+# RX-4: the statistics serve regional infection control, which AC-3 gives no role either.
+# Reading until the region decides: as the regional stock overview (IN-5), the stock
+# administrators of any unit; and the registry operators' client, which runs the registry
+# export's reports for the region. Aggregates only: no patient is named in them.
+STATISTICS_READERS = STOCK_ADMINS
 BATCH_PICKERS = frozenset({Role.DOCTOR, Role.NURSE_PRESCRIBER, Role.NURSE, Role.STOCK_ADMIN})
 
 
@@ -673,6 +678,24 @@ class Ops:
         "Report to NVR now",
         services=REGISTRY_OPERATOR,
         purpose="registry reporting",
+    )
+    COVERAGE = _op(
+        "registry-export.coverage",
+        "GET",
+        "/statistics/coverage",
+        "See vaccination coverage per unit, care provider, region, municipality or age band",
+        STATISTICS_READERS,
+        services=REGISTRY_OPERATOR,
+        purpose="infection control statistics",
+    )
+    STATISTICS_STOCK = _op(
+        "registry-export.stock",
+        "GET",
+        "/statistics/stock",
+        "See stock and consumption for infection control",
+        STATISTICS_READERS,
+        services=REGISTRY_OPERATOR,
+        purpose="infection control statistics",
     )
 
 

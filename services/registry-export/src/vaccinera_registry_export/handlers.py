@@ -3,7 +3,10 @@
 Subscribers keep the ledger (each in the consumer's unit of work, which marks the event
 processed: a redelivered event changes nothing): a given dose gets a report per receiver; a
 new identifier (ID-4) a new version of each of the patient's doses; a dose entered by hand
-goes to the control report only (JR-5, RX-3: never reported).
+goes to the control report only (JR-5, RX-3: never reported). They also keep what the
+statistics for regional infection control need (RX-4): the register's birth date and
+municipality of each patient (cleared when the patient becomes protected, ID-3), its counts,
+the vaccines' names, and each batch's balance and movements per day (the inventory's events).
 
 Workers, in every replica: the NPÖ pusher sends each dose as it happens (RX-2); the NVR worker
 starts the nightly or requested run and retries what a run could not deliver (RX-1, RX-5).
@@ -18,10 +21,15 @@ import httpx
 
 from vaccinera_contracts.envelope import TypedEnvelope
 from vaccinera_contracts.events import (
+    BatchCheckedIn,
     DoseAdministered,
     HistoricalDoseRecorded,
     IdentifierChanged,
     PatientRegistered,
+    PopulationCounted,
+    ProtectionChanged,
+    StockChanged,
+    VaccineRenamed,
 )
 from vaccinera_kit.app import Service, Worker
 from vaccinera_kit.consumer import EventConsumer
@@ -29,7 +37,7 @@ from vaccinera_kit.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from vaccinera_registry_export.services.runs import Loop, run_due
 from vaccinera_registry_export.services.sending import Sender, now
 from vaccinera_registry_export.settings import Settings
-from vaccinera_registry_export.store import ControlReport, Ledger
+from vaccinera_registry_export.store import ControlReport, Ledger, Statistics
 
 
 def register(consumer: EventConsumer) -> None:
@@ -43,6 +51,9 @@ def register(consumer: EventConsumer) -> None:
         await Ledger(uow.conn).identified(
             data.patient_id, data.identifier.value, data.identifier.kind.value, now(), changed=False
         )
+        await Statistics(uow.conn).resident(
+            data.patient_id, data.birth_date, None if data.protected else data.municipality_code
+        )
 
     @consumer.on(IdentifierChanged)
     async def identifier_changed(event: TypedEnvelope[IdentifierChanged], uow: UnitOfWork) -> None:
@@ -50,16 +61,43 @@ def register(consumer: EventConsumer) -> None:
         await Ledger(uow.conn).identified(
             data.patient_id, data.new.value, data.new.kind.value, now(), changed=True
         )
+        await Statistics(uow.conn).resident(
+            data.patient_id, data.birth_date, data.municipality_code
+        )
+
+    @consumer.on(ProtectionChanged)
+    async def protection_changed(event: TypedEnvelope[ProtectionChanged], uow: UnitOfWork) -> None:
+        if event.data.protected:
+            await Statistics(uow.conn).protected(event.data.patient_id)
+
+    @consumer.on(PopulationCounted)
+    async def population_counted(event: TypedEnvelope[PopulationCounted], uow: UnitOfWork) -> None:
+        await Statistics(uow.conn).population_counted(event.data)
 
     @consumer.on(DoseAdministered)
     async def dose_administered(event: TypedEnvelope[DoseAdministered], uow: UnitOfWork) -> None:
         await Ledger(uow.conn).given(event.data, now())
+        await Statistics(uow.conn).vaccine_named(event.data.vaccine_id, event.data.vaccine_name)
 
     @consumer.on(HistoricalDoseRecorded)
     async def historical_dose(
         event: TypedEnvelope[HistoricalDoseRecorded], uow: UnitOfWork
     ) -> None:
         await ControlReport(uow.conn).recorded(event.data)
+        await Statistics(uow.conn).vaccine_named(event.data.vaccine_id, event.data.vaccine_name)
+
+    @consumer.on(VaccineRenamed)
+    async def vaccine_renamed(event: TypedEnvelope[VaccineRenamed], uow: UnitOfWork) -> None:
+        data = event.data
+        await Statistics(uow.conn).vaccine_renamed(data.vaccine_id, data.name, data.renamed_at)
+
+    @consumer.on(BatchCheckedIn)
+    async def batch_checked_in(event: TypedEnvelope[BatchCheckedIn], uow: UnitOfWork) -> None:
+        await Statistics(uow.conn).checked_in(event.data)
+
+    @consumer.on(StockChanged)
+    async def stock_changed(event: TypedEnvelope[StockChanged], uow: UnitOfWork) -> None:
+        await Statistics(uow.conn).stock_changed(event.data)
 
 
 def make_senders(

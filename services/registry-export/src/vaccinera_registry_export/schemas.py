@@ -7,6 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vaccinera_registry_export.domain.statistics import share
+
+STOCK_FIGURES = ("usable", "expired", "delivered", "administered", "discarded", "corrected")
+
 Receiver = Literal["nvr", "npo"]
 State = Literal["pending", "acknowledged", "failed", "superseded"]
 
@@ -104,4 +108,111 @@ def reports_out(counts: dict[tuple[str, str], int], rows: list[Any], runs: list[
         counts=[CountOut(receiver=r, state=s, reports=n) for (r, s), n in sorted(counts.items())],
         reports=[ReportOut(**_fields(r, ReportOut)) for r in rows],
         nvr_runs=[RunOut(**_fields(r, RunOut)) for r in runs],
+    )
+
+
+# --- statistics for regional infection control (RX-4) --------------------------------------------
+
+
+class CoverageRowOut(BaseModel):
+    key: str | None = Field(
+        description="The unit's or care provider's id (where the dose was given), 'region', "
+        "the municipality's code or the age band (the person's). Null: persons the register "
+        "does not place at this level (reserve numbers, persons it does not know and, by "
+        "municipality, protected persons), with no population."
+    )
+    name: str | None = Field(description="The municipality's name.")
+    vaccine_id: str
+    vaccine_name: str
+    dose_number: int
+    persons: int = Field(
+        description="Persons with at least this dose of the vaccine, each counted once: by "
+        "unit and care provider the doses given there; otherwise also doses entered as "
+        "history (given abroad or elsewhere)."
+    )
+    population: int | None = Field(
+        description="Persons of the population register here (by region, municipality and "
+        "age band); null by unit and care provider."
+    )
+    share: float | None = Field(description="persons / population, 0..1 to four decimals.")
+
+
+class CoverageOut(BaseModel):
+    by: str
+    vaccine_id: str | None
+    dose_number: int | None
+    population_counted_at: datetime | None = Field(
+        description="When the population register was counted (null: not yet)."
+    )
+    ages_on: date = Field(description="Ages are whole years on this day, the count's.")
+    rows: list[CoverageRowOut]
+
+
+class StockRowOut(BaseModel):
+    key: str = Field(description="The unit's or care provider's id, or 'region'.")
+    care_provider_id: str | None = Field(description="The unit's care provider (by unit).")
+    vaccine_id: str
+    vaccine_name: str
+    balance: int = Field(description="Doses in stock now: usable and expired together.")
+    usable: int = Field(description="Doses now in batches not past their expiry day.")
+    expired: int = Field(description="Doses now in batches past their expiry day (to discard).")
+    delivered: int = Field(description="Doses checked in during the period.")
+    administered: int = Field(description="Doses administered during the period.")
+    discarded: int = Field(description="Doses discarded during the period.")
+    corrected: int = Field(description="Net change by corrections after counts in the period.")
+
+
+class StockOut(BaseModel):
+    by: str
+    start: date = Field(serialization_alias="from", description="The period's first day.")
+    end: date = Field(serialization_alias="to", description="The period's last day (included).")
+    rows: list[StockRowOut]
+
+
+def coverage_out(
+    by: str,
+    vaccine_id: str | None,
+    dose_number: int | None,
+    counted_at: datetime | None,
+    ages_on: date,
+    rows: list[Any],
+) -> CoverageOut:
+    return CoverageOut(
+        by=by,
+        vaccine_id=vaccine_id,
+        dose_number=dose_number,
+        population_counted_at=counted_at,
+        ages_on=ages_on,
+        rows=[
+            CoverageRowOut(
+                key=r.key,
+                name=r.name,
+                vaccine_id=r.vaccine_id,
+                vaccine_name=r.vaccine_name,
+                dose_number=r.dose_number,
+                persons=r.persons,
+                population=r.population,
+                share=share(r.persons, r.population),
+            )
+            for r in rows
+        ],
+    )
+
+
+def stock_out(by: str, first: date, last: date, rows: list[Any]) -> StockOut:
+    return StockOut(
+        by=by,
+        start=first,
+        end=last,
+        rows=[
+            StockRowOut(
+                key=r.key,
+                care_provider_id=getattr(r, "care_provider_id", None),
+                vaccine_id=r.vaccine_id,
+                vaccine_name=r.vaccine_name,
+                balance=r.usable + r.expired,
+                **{name: getattr(r, name) for name in STOCK_FIGURES},
+            )
+            for r in rows
+        ],
     )

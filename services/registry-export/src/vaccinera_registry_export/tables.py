@@ -10,6 +10,17 @@ services' events.
 - ``patients``: the identifier each patient is reported under (identity's events).
 - ``historical_doses``: doses entered by hand, for the control report (RX-3); never reported.
 - ``runs``: NVR runs, nightly or asked for by an operator.
+
+For the statistics of regional infection control (RX-4):
+
+- ``patients`` also keeps the register's birth date and municipality (identity's events;
+  never a protected person's municipality, ID-3), and ``doses``/``historical_doses`` are read
+  per vaccine and patient for the coverage.
+- ``population`` and ``population_count``: the register's persons per municipality and age
+  band (identity's ``PopulationCounted``), the coverage's denominators.
+- ``vaccines``: each vaccine's current name (the journal's events).
+- ``stock_batches`` and ``stock_days``: each batch's balance and the doses delivered,
+  administered, discarded and corrected per unit, vaccine and day (the inventory's events).
 """
 
 from __future__ import annotations
@@ -48,6 +59,17 @@ patients = Table(
     Column("patient_id", Text, primary_key=True),
     Column("identifier", Text, nullable=False),
     Column("identifier_kind", Text, nullable=False),
+    # From the population register (RX-4): None for reserve numbers and persons it does not
+    # know; the municipality also None for a protected person (ID-3).
+    Column("municipality_code", Text, nullable=True),
+    Column("birth_date", Date, nullable=True),
+    # The coverage per municipality and age band joins the patients of the doses: read from
+    # the index alone.
+    Index(
+        "ix_patients_residence",
+        "patient_id",
+        postgresql_include=["municipality_code", "birth_date"],
+    ),
 )
 
 doses = Table(
@@ -67,6 +89,15 @@ doses = Table(
     Column("version", Integer, nullable=False),
     # A patient's doses, to report them again under a new identifier.
     Index("ix_doses_patient_id", "patient_id"),
+    # The coverage (RX-4): each patient's highest dose of a vaccine, and where it was given,
+    # read from the index alone.
+    Index(
+        "ix_doses_coverage",
+        "vaccine_id",
+        "patient_id",
+        "dose_number",
+        postgresql_include=["unit_id", "care_provider_id"],
+    ),
 )
 
 reports = Table(
@@ -106,6 +137,8 @@ historical_doses = Table(
     metadata,
     Column("historical_dose_id", Text, primary_key=True),
     Column("patient_id", Text, nullable=False),
+    # Kept since revision 0003 (RX-4: a dose given abroad covers the person); None before.
+    Column("vaccine_id", Text, nullable=True),
     Column("vaccine_name", Text, nullable=False),
     Column("dose_number", Integer, nullable=False),
     Column("given_on", Date, nullable=False),
@@ -117,6 +150,8 @@ historical_doses = Table(
     Column("recorded_by_hsa_id", Text, nullable=False),
     # The control report: a unit's entries of a period.
     Index("ix_historical_doses_unit_id_recorded_at", "unit_id", "recorded_at"),
+    # The coverage (RX-4), as ``ix_doses_coverage``.
+    Index("ix_historical_doses_coverage", "vaccine_id", "patient_id", "dose_number"),
 )
 
 runs = Table(
@@ -143,4 +178,77 @@ runs = Table(
         unique=True,
         postgresql_where=text("started_at IS NULL AND requested_by = 'schedule'"),
     ),
+)
+
+# --- statistics for regional infection control (RX-4) -------------------------------------------
+
+# The register's latest count (one row, ``key`` = "population"): when, and the day its ages
+# are counted on (the coverage's ages are counted on the same day).
+population_count = Table(
+    "population_count",
+    metadata,
+    Column("key", Text, primary_key=True),
+    _at("counted_at"),
+    Column("ages_on", Date, nullable=False),
+)
+
+# Its rows, replaced whole by a newer count. No municipality: protected persons (ID-3).
+population = Table(
+    "population",
+    metadata,
+    Column("position", Integer, primary_key=True),
+    Column("municipality_code", Text, nullable=True),
+    Column("municipality", Text, nullable=True),
+    Column("age_band", Text, nullable=False),
+    Column("persons", Integer, nullable=False),
+    CheckConstraint("persons >= 0", name="persons_not_negative"),
+)
+
+vaccines = Table(
+    "vaccines",
+    metadata,
+    Column("vaccine_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    # The latest VaccineRenamed applied: an older one arriving later changes nothing.
+    _at("renamed_at", nullable=True),
+)
+
+# Each batch's balance, as the inventory's events last said (they are keyed by batch: in order).
+stock_batches = Table(
+    "stock_batches",
+    metadata,
+    Column("batch_id", Text, primary_key=True),
+    Column("unit_id", Text, nullable=False),
+    Column("care_provider_id", Text, nullable=False),
+    Column("vaccine_id", Text, nullable=False),
+    # None while only a StockChanged of the batch has arrived.
+    Column("expires_on", Date, nullable=True),
+    Column("balance", Integer, nullable=False),
+    _at("changed_at"),
+    CheckConstraint("balance >= 0", name="balance_not_negative"),
+    # The stock now: only batches with doses left, read from the index alone.
+    Index(
+        "ix_stock_batches_in_stock",
+        "unit_id",
+        "care_provider_id",
+        "vaccine_id",
+        postgresql_include=["expires_on", "balance"],
+        postgresql_where=text("balance > 0"),
+    ),
+)
+
+# Doses in and out per unit, vaccine and day (the region's day): the period's consumption reads
+# the period's days, never every movement.
+stock_days = Table(
+    "stock_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("unit_id", Text, primary_key=True),
+    Column("care_provider_id", Text, primary_key=True),
+    Column("vaccine_id", Text, primary_key=True),
+    Column("delivered", Integer, nullable=False, server_default=text("0")),
+    Column("administered", Integer, nullable=False, server_default=text("0")),
+    Column("discarded", Integer, nullable=False, server_default=text("0")),
+    # The corrections' net change (a count may find more or fewer doses).
+    Column("corrected", Integer, nullable=False, server_default=text("0")),
 )

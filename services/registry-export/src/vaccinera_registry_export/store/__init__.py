@@ -1,5 +1,6 @@
 """The registry export's repositories over PostgreSQL: the report ledger, reports as sent and
-settled, NVR runs and the control report's entries."""
+settled, NVR runs, the control report's entries and the statistics for regional infection
+control (RX-4)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from vaccinera_registry_export.store.control import ControlReport
 from vaccinera_registry_export.store.ledger import RECEIVERS, Ledger
 from vaccinera_registry_export.store.reports import Claimed, Reports
 from vaccinera_registry_export.store.runs import SCHEDULE, Run, Runs
+from vaccinera_registry_export.store.statistics import Statistics
 
 # It publishes nothing: what reached the registers is its ledger, read through its API.
 PUBLISHES: tuple[type[DomainEvent], ...] = ()
@@ -22,4 +24,5 @@ __all__ = [
     "Reports",
     "Run",
     "Runs",
+    "Statistics",
 ]

@@ -23,6 +23,7 @@ class ControlReport:
             .values(
                 historical_dose_id=event.historical_dose_id,
                 patient_id=event.patient_id,
+                vaccine_id=event.vaccine_id,
                 vaccine_name=event.vaccine_name,
                 dose_number=event.dose_number,
                 given_on=event.given_on,

@@ -2,6 +2,13 @@
 checked against the FHIR model (``fhir.resources``, R4B: Immunization is the same as R4's)
 before it leaves.
 
+Every resource is built by ``immunization`` from the same typed fields, so resources differ
+only in their values and in which optional parts they hold (the identifier's kind, an ATC
+code). The first resource of each such shape is validated whole with ``fhir.resources``; every
+resource's values are checked with the rules of their FHIR primitive types (``fhir_core``'s
+own patterns: string, code, dateTime, positiveInt). That is the same check, at a tenth of the
+cost, which a run of a million doses needs (docs/performance.md).
+
 The patient is named by identifier only, with the OID of its kind: personnummer and
 samordningsnummer are national (Skatteverket); a reserve number is the region's own. The
 performer is the unit (its HSA-id). The resource carries a stable identifier per dose version:
@@ -10,11 +17,14 @@ the receiver's idempotency key and FHIR conditional create (``If-None-Exist``) b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from fhir.resources.R4B.immunization import Immunization
+from fhir_core.types import DateTime
 from pydantic import ValidationError
 
 # urn:oid systems of the patient identifiers (Inera's OID register).
@@ -30,6 +40,66 @@ DOSE_VERSION_SYSTEM = "urn:vaccinera:dose-version"
 
 class InvalidResource(Exception):
     """The resource does not validate: sending it again would not help."""
+
+
+# FHIR primitive rules (fhir_core.types): a string has a character that is not whitespace
+# (no NUL or other control characters), a code no leading, trailing or double whitespace.
+_STRING = re.compile(r"[ \r\n\t\S]+")
+_CODE = re.compile(r"[^\s]+(\s[^\s]+)*")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Shapes (identifier system, with an ATC code) whose first resource validated whole.
+_VALIDATED_SHAPES: set[tuple[str, bool]] = set()
+
+
+@lru_cache(maxsize=65_536)
+def _is_string(value: str) -> bool:
+    """A FHIR string; remembered, as units, vaccinators and batches repeat over a run."""
+    return bool(value.strip()) and bool(_STRING.fullmatch(value)) and not _CONTROL.search(value)
+
+
+@lru_cache(maxsize=4096)
+def _is_code(value: str) -> bool:
+    return bool(_CODE.fullmatch(value))
+
+
+def _check_values(dose: DoseVersion, occurrence: str) -> None:
+    """Each value of the resource against its FHIR primitive type."""
+    problems = [
+        f"{where}: not a FHIR string"
+        for where, value in (
+            ("patient.identifier.value", dose.identifier),
+            ("lotNumber", dose.batch_number),
+            ("vaccineCode.text", dose.vaccine_name),
+            ("performer.actor.identifier.value", dose.vaccinator_hsa_id),
+            ("performer.actor.identifier.value", dose.unit_id),
+            ("identifier.value", dose.administration_id),
+        )
+        if not _is_string(value)
+    ]
+    codes: tuple[tuple[str, str | None], ...] = (
+        ("vaccineCode.coding.code", dose.vaccine_id),
+        ("vaccineCode.coding.code (ATC)", dose.atc_code),
+    )
+    problems += [
+        f"{where}: not a FHIR code"
+        for where, code in codes
+        if code is not None and not _is_code(code)
+    ]
+    if dose.administered_at.tzinfo is None or not DateTime.pattern.fullmatch(occurrence):
+        problems.append("occurrenceDateTime: not a FHIR dateTime with a time zone")
+    if dose.dose_number < 1:
+        problems.append("protocolApplied.doseNumberPositiveInt: not a positiveInt")
+    if problems:
+        raise InvalidResource("; ".join(problems))
+
+
+@lru_cache(maxsize=1024)
+def _vaccine_code(vaccine_id: str, name: str, atc_code: str | None) -> dict[str, Any]:
+    """The vaccine's CodeableConcept, shared by the resources of a run (never changed)."""
+    coding = [{"system": VACCINE_SYSTEM, "code": vaccine_id, "display": name}]
+    if atc_code:
+        coding.insert(0, {"system": ATC_SYSTEM, "code": atc_code, "display": name})
+    return {"coding": coding, "text": name}
 
 
 @dataclass(frozen=True)
@@ -59,16 +129,11 @@ def version_key(dose: DoseVersion) -> str:
 def immunization(dose: DoseVersion, reserve_number_system: str) -> dict[str, Any]:
     """The dose version as a validated FHIR ``Immunization`` (JSON)."""
     system = IDENTIFIER_SYSTEMS.get(dose.identifier_kind, reserve_number_system)
-    coding = [{"system": VACCINE_SYSTEM, "code": dose.vaccine_id, "display": dose.vaccine_name}]
-    if dose.atc_code:
-        coding.insert(
-            0, {"system": ATC_SYSTEM, "code": dose.atc_code, "display": dose.vaccine_name}
-        )
     resource: dict[str, Any] = {
         "resourceType": "Immunization",
         "identifier": [{"system": DOSE_VERSION_SYSTEM, "value": version_key(dose)}],
         "status": "completed",
-        "vaccineCode": {"coding": coding, "text": dose.vaccine_name},
+        "vaccineCode": _vaccine_code(dose.vaccine_id, dose.vaccine_name, dose.atc_code),
         "patient": {"identifier": {"system": system, "value": dose.identifier}},
         "occurrenceDateTime": dose.administered_at.isoformat(),
         "primarySource": True,
@@ -82,11 +147,15 @@ def immunization(dose: DoseVersion, reserve_number_system: str) -> dict[str, Any
         ],
         "protocolApplied": [{"doseNumberPositiveInt": dose.dose_number}],
     }
-    try:
-        Immunization.model_validate(resource)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]
-        )
-        raise InvalidResource(problems) from exc
+    _check_values(dose, resource["occurrenceDateTime"])
+    shape = (system, bool(dose.atc_code))
+    if shape not in _VALIDATED_SHAPES:
+        try:
+            Immunization.model_validate(resource)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]
+            )
+            raise InvalidResource(problems) from exc
+        _VALIDATED_SHAPES.add(shape)
     return resource

@@ -309,12 +309,6 @@ def test_rx5_id3_a_personnummer_the_receiver_quotes_is_redacted(quoted: str, sta
     assert "not found in the population register" in answer.reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="answers._IDENTIFIER matches 10/12-digit (sam)personnummer only: a region's "
-    "reserve number (ID-1, e.g. 13R000000042) quoted back by a receiver reaches the ledger "
-    "and the operator's view",
-)
 def test_rx5_id3_a_reserve_number_the_receiver_quotes_is_redacted() -> None:
     answer = judge(400, outcome(f"Unknown patient {RESERVNUMMER}"))
     assert RESERVNUMMER not in answer.reason  # type: ignore[union-attr]

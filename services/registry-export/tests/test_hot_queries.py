@@ -280,20 +280,12 @@ HOT: dict[str, tuple[Work, int]] = {
 }
 
 # Found by this test (the service's code is not changed here): strict, so a fix shows.
-_CLAIM_GENERIC = (
-    "Reports.claim binds state = 'pending' as a parameter: the generic plan cannot use the "
-    "partial index ix_reports_due (WHERE state = 'pending'), takes ix_reports_receiver_state, "
-    "sorts, and hash-joins a full read of doses"
-)
 _START_DUE = (
     "no index serves Runs.start_due's 'waiting, or started and unfinished with a stale "
     "heartbeat': ix_runs_receiver_started_at leads with receiver (every run is NVR's), so runs "
     "is read whole on every poll of every replica"
 )
 KNOWN: dict[tuple[str, bool], str] = {
-    ("claim: NVR's reports due now", True): _CLAIM_GENERIC,
-    ("claim: NPÖ's reports due now", True): _CLAIM_GENERIC,
-    ("claim: NVR's retries due now", True): _CLAIM_GENERIC,
     ("runs: start the one due, or take over a dead replica's", False): _START_DUE,
     ("runs: start the one due, or take over a dead replica's", True): _START_DUE,
 }

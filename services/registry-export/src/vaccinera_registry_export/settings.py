@@ -15,7 +15,8 @@ class Settings(ServiceSettings):
     # NPÖ gets each dose as it happens (RX-2): how often the pusher looks, in seconds.
     npo_poll_seconds: float = Field(default=0.5, gt=0)
     # A run whose replica has not renewed it for this long (seconds) is taken over.
-    run_lease_seconds: float = Field(default=30.0, gt=0)
+    # Longer than a batch can take (its receiver's timeout, twice over, at least).
+    run_lease_seconds: float = Field(default=120.0, gt=0)
     # How often the NVR worker looks for a run to start and for reports to retry.
     nvr_poll_seconds: float = Field(default=1.0, gt=0)
     # Reports claimed per transaction, and sent at once within it.

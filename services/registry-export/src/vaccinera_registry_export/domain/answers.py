@@ -18,7 +18,12 @@ from typing import Any
 
 RETRYABLE = frozenset({408, 425, 429})
 # A receiver may quote the patient's identifier back; the ledger and the operator never see it.
-_IDENTIFIER = re.compile(r"(?<!\d)(\d{6}|\d{8})[-+]?\d{4}(?!\d)")
+_IDENTIFIER = re.compile(
+    # personnummer and samordningsnummer, 10 or 12 digits, with or without - or +
+    r"(?<!\d)(\d{6}|\d{8})[-+]?\d{4}(?!\d)"
+    # reserve numbers: a region's letters among digits (ID-1, e.g. 13R000000042)
+    r"|(?<![0-9A-Za-z])\d{2}[A-Z]{1,2}\d{6,10}(?![0-9A-Za-z])"
+)
 
 
 @dataclass(frozen=True)

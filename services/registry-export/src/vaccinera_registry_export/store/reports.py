@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, literal_column, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vaccinera_registry_export.domain import (
@@ -82,7 +82,9 @@ class Reports:
             )
             .where(
                 reports.c.receiver == receiver,
-                reports.c.state == "pending",
+                # A literal, not a parameter: the partial index ix_reports_due (state =
+                # 'pending') must fit the generic plan of the prepared statement too.
+                reports.c.state == literal_column("'pending'"),
                 reports.c.due_at <= now,
             )
             .order_by(reports.c.due_at)

@@ -43,7 +43,7 @@ from vaccinera_kit.database import Database
 from vaccinera_kit.unit_of_work import UnitOfWork
 from vaccinera_registry_export import handlers, tables
 from vaccinera_registry_export.domain.statistics import Days, local_day
-from vaccinera_registry_export.store.statistics import coverage_query, stock_query
+from vaccinera_registry_export.store.statistics import Statistics, coverage_query, stock_query
 
 pytestmark = pytest.mark.infra
 
@@ -482,11 +482,7 @@ async def test_rx4_id4_a_new_identifier_brings_the_registers_facts(
         assert got[(None, C, 1)] == (3, None)
     finally:  # back as seeded, for the other tests
         async with region.engine.begin() as conn:
-            await conn.execute(
-                tables.patients.update()
-                .where(tables.patients.c.patient_id == person(6))
-                .values(municipality_code=None, birth_date=None)
-            )
+            await Statistics(conn).resident(person(6), None, None)
 
 
 # --- stock and consumption ------------------------------------------------------------------------
@@ -624,3 +620,55 @@ async def test_rx4_coverage_counts_exactly_the_doses_committed(
     await reader
     assert counts == sorted(counts) and counts[-1] <= 150
     assert (await coverage(empty_db, "unit", C, 1, counted=False))[(unit, C, 1)] == (150, None)
+
+
+async def test_rx4_id3_a_dose_and_the_patients_events_at_once_never_leave_a_municipality(
+    empty_db: Database, subscribers: Subscribers
+) -> None:
+    """The journal's and identity's topics are consumed side by side: for 40 patients a dose,
+    a dose entered as history and the registration arrive at once, then a dose and the
+    protection at once. Every dose ends with the patient's facts, and no dose of a protected
+    patient with a municipality."""
+    db = empty_db
+    n = 40
+
+    async def first(i: int) -> None:
+        history = HistoricalDoseRecorded(
+            patient_id=person(i),
+            historical_dose_id=f"h-{i}",
+            vaccine_id=C,
+            vaccine_name="Comirnaty",
+            dose_number=1,
+            given_on=date(2021, 6, 1),
+            unit_id=U1,
+            care_provider_id=A,
+            recorded_at=at(TODAY),
+            recorded_by_hsa_id="SE-nurse",
+        )
+        await asyncio.gather(
+            handle(db, subscribers, dose(i, C, 2, U1, A)),
+            handle(db, subscribers, history),
+            handle(db, subscribers, registered(i, date(1980, 1, 1), LKPG)),
+        )
+
+    async def then(i: int) -> None:
+        await asyncio.gather(
+            handle(db, subscribers, dose(i, C, 3, U1, A)),
+            handle(db, subscribers, ProtectionChanged(patient_id=person(i), protected=True)),
+        )
+
+    await asyncio.gather(*(first(i) for i in range(n)))
+    async with db.connect() as conn:
+        for table in (tables.doses, tables.historical_doses):
+            facts = (
+                await conn.execute(select(table.c.municipality_code, table.c.birth_date))
+            ).all()
+            assert len(facts) == n and set(facts) == {(LKPG, date(1980, 1, 1))}, table.name
+    await asyncio.gather(*(then(i) for i in range(n)))
+    async with db.connect() as conn:
+        for table in (tables.patients, tables.doses, tables.historical_doses):
+            kept = (await conn.execute(select(table.c.municipality_code))).scalars().all()
+            assert set(kept) == {None}, table.name
+    # Still counted by age, and where given; by municipality only as not placed.
+    assert (await coverage(db, "municipality", C, 3, counted=False)) == {(None, C, 3): (n, None)}
+    assert (await coverage(db, "unit", C, 3, counted=False)) == {(U1, C, 3): (n, None)}

@@ -76,15 +76,21 @@ def register(consumer: EventConsumer) -> None:
 
     @consumer.on(DoseAdministered)
     async def dose_administered(event: TypedEnvelope[DoseAdministered], uow: UnitOfWork) -> None:
-        await Ledger(uow.conn).given(event.data, now())
-        await Statistics(uow.conn).vaccine_named(event.data.vaccine_id, event.data.vaccine_name)
+        data = event.data
+        await Ledger(uow.conn).given(data, now())
+        statistics = Statistics(uow.conn)
+        await statistics.placed(data.patient_id, administration_id=data.administration_id)
+        await statistics.vaccine_named(data.vaccine_id, data.vaccine_name)
 
     @consumer.on(HistoricalDoseRecorded)
     async def historical_dose(
         event: TypedEnvelope[HistoricalDoseRecorded], uow: UnitOfWork
     ) -> None:
-        await ControlReport(uow.conn).recorded(event.data)
-        await Statistics(uow.conn).vaccine_named(event.data.vaccine_id, event.data.vaccine_name)
+        data = event.data
+        await ControlReport(uow.conn).recorded(data)
+        statistics = Statistics(uow.conn)
+        await statistics.placed(data.patient_id, entry_id=data.historical_dose_id)
+        await statistics.vaccine_named(data.vaccine_id, data.vaccine_name)
 
     @consumer.on(VaccineRenamed)
     async def vaccine_renamed(event: TypedEnvelope[VaccineRenamed], uow: UnitOfWork) -> None:

@@ -14,8 +14,9 @@ services' events.
 For the statistics of regional infection control (RX-4):
 
 - ``patients`` also keeps the register's birth date and municipality (identity's events;
-  never a protected person's municipality, ID-3), and ``doses``/``historical_doses`` are read
-  per vaccine and patient for the coverage.
+  never a protected person's municipality, ID-3), and each of the patient's ``doses`` and
+  ``historical_doses`` a copy of them, changed in the same transaction: the coverage reads
+  the doses' indexes alone, per vaccine and patient.
 - ``population`` and ``population_count``: the register's persons per municipality and age
   band (identity's ``PopulationCounted``), the coverage's denominators.
 - ``vaccines``: each vaccine's current name (the journal's events).
@@ -63,14 +64,15 @@ patients = Table(
     # know; the municipality also None for a protected person (ID-3).
     Column("municipality_code", Text, nullable=True),
     Column("birth_date", Date, nullable=True),
-    # The coverage per municipality and age band joins the patients of the doses: read from
-    # the index alone.
-    Index(
-        "ix_patients_residence",
-        "patient_id",
-        postgresql_include=["municipality_code", "birth_date"],
-    ),
 )
+
+
+def _residence() -> tuple[Column[object], Column[object]]:
+    """The patient's register facts on each dose (RX-4), as ``patients`` holds them."""
+    return Column("municipality_code", Text, nullable=True), Column(
+        "birth_date", Date, nullable=True
+    )
+
 
 doses = Table(
     "doses",
@@ -87,16 +89,17 @@ doses = Table(
     _at("administered_at"),
     Column("vaccinator_hsa_id", Text, nullable=False),
     Column("version", Integer, nullable=False),
+    *_residence(),
     # A patient's doses, to report them again under a new identifier.
     Index("ix_doses_patient_id", "patient_id"),
-    # The coverage (RX-4): each patient's highest dose of a vaccine, and where it was given,
-    # read from the index alone.
+    # The coverage (RX-4): each patient's highest dose of a vaccine, where it was given and
+    # the patient's place, read from the index alone.
     Index(
         "ix_doses_coverage",
         "vaccine_id",
         "patient_id",
         "dose_number",
-        postgresql_include=["unit_id", "care_provider_id"],
+        postgresql_include=["unit_id", "care_provider_id", "municipality_code", "birth_date"],
     ),
 )
 
@@ -148,10 +151,19 @@ historical_doses = Table(
     Column("care_provider_id", Text, nullable=False),
     _at("recorded_at"),
     Column("recorded_by_hsa_id", Text, nullable=False),
+    *_residence(),
     # The control report: a unit's entries of a period.
     Index("ix_historical_doses_unit_id_recorded_at", "unit_id", "recorded_at"),
+    # A patient's entries, to follow the patient's register facts (RX-4).
+    Index("ix_historical_doses_patient_id", "patient_id"),
     # The coverage (RX-4), as ``ix_doses_coverage``.
-    Index("ix_historical_doses_coverage", "vaccine_id", "patient_id", "dose_number"),
+    Index(
+        "ix_historical_doses_coverage",
+        "vaccine_id",
+        "patient_id",
+        "dose_number",
+        postgresql_include=["municipality_code", "birth_date"],
+    ),
 )
 
 runs = Table(

@@ -24,9 +24,10 @@ class Ledger:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def _lock(self, patient_id: str) -> None:
+    async def lock(self, patient_id: str) -> None:
         """One patient's events one at a time: a dose and the patient's registration arriving
-        at once on two topics must not each miss the other and leave the dose unreported."""
+        at once on two topics must not each miss the other and leave the dose unreported (nor
+        without the patient's register facts, ``Statistics``)."""
         await self.conn.execute(
             select(func.pg_advisory_xact_lock(func.hashtextextended("ledger:" + patient_id, 0)))
         )
@@ -36,7 +37,7 @@ class Ledger:
     ) -> None:
         """The patient's identifier; ``changed`` (ID-4): every dose already in the ledger is
         reported again under it, as a new version."""
-        await self._lock(patient_id)
+        await self.lock(patient_id)
         statement = upsert(patients).values(
             patient_id=patient_id, identifier=identifier, identifier_kind=kind
         )
@@ -66,7 +67,7 @@ class Ledger:
         await self.schedule(patient_id, now)
 
     async def given(self, event: DoseAdministered, now: datetime) -> None:
-        await self._lock(event.patient_id)
+        await self.lock(event.patient_id)
         await self.conn.execute(
             upsert(doses)
             .values(

@@ -16,12 +16,14 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Subquery,
     and_,
     case,
     delete,
     func,
     insert,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -43,6 +45,7 @@ from vaccinera_registry_export.domain.statistics import (
     StockLevel,
     local_day,
 )
+from vaccinera_registry_export.store.ledger import Ledger
 from vaccinera_registry_export.tables import (
     doses,
     historical_doses,
@@ -55,6 +58,9 @@ from vaccinera_registry_export.tables import (
 )
 
 _ZERO = literal(0)
+# A literal, not a parameter: the generic plan of a prepared statement still sees it matches
+# the partial index's predicate.
+IN_STOCK = stock_batches.c.balance > literal_column("0")
 
 
 class Statistics:
@@ -68,20 +74,53 @@ class Statistics:
     async def resident(
         self, patient_id: str, birth_date: date | None, municipality_code: str | None
     ) -> None:
-        """The register's facts of the patient (after the ledger has the patient's row)."""
-        await self.conn.execute(
-            update(patients)
-            .where(patients.c.patient_id == patient_id)
-            .values(birth_date=birth_date, municipality_code=municipality_code)
-        )
+        """The register's facts of the patient (after the ledger has the patient's row), on
+        the patient and every dose of theirs already here."""
+        await Ledger(self.conn).lock(patient_id)
+        facts = {"birth_date": birth_date, "municipality_code": municipality_code}
+        for table in (patients, doses, historical_doses):
+            await self.conn.execute(
+                update(table).where(table.c.patient_id == patient_id).values(**facts)
+            )
 
     async def protected(self, patient_id: str) -> None:
-        """ID-3: a protected person's municipality is kept nowhere outside identity."""
-        await self.conn.execute(
-            update(patients)
-            .where(patients.c.patient_id == patient_id)
-            .values(municipality_code=None)
-        )
+        """ID-3: a protected person's municipality is kept nowhere outside identity: not on
+        the patient, not on any dose."""
+        await Ledger(self.conn).lock(patient_id)
+        for table in (patients, doses, historical_doses):
+            await self.conn.execute(
+                update(table).where(table.c.patient_id == patient_id).values(municipality_code=None)
+            )
+
+    async def placed(
+        self, patient_id: str, *, administration_id: str = "", entry_id: str = ""
+    ) -> None:
+        """A new dose (``administration_id``) or dose entered as history (``entry_id``) gets
+        the patient's facts. Under the ledger's lock of the patient, as every change of the
+        facts: a dose and a registration or protection arriving at once on two topics cannot
+        miss each other. Nothing while the patient is unknown here: the registration brings
+        the facts to every dose (``resident``)."""
+        await Ledger(self.conn).lock(patient_id)
+        known = (
+            await self.conn.execute(
+                select(patients.c.birth_date, patients.c.municipality_code).where(
+                    patients.c.patient_id == patient_id
+                )
+            )
+        ).one_or_none()
+        if known is None:
+            return
+        facts = {"birth_date": known.birth_date, "municipality_code": known.municipality_code}
+        if administration_id:
+            await self.conn.execute(
+                update(doses).where(doses.c.administration_id == administration_id).values(**facts)
+            )
+        if entry_id:
+            await self.conn.execute(
+                update(historical_doses)
+                .where(historical_doses.c.historical_dose_id == entry_id)
+                .values(**facts)
+            )
 
     async def population_counted(self, event: PopulationCounted) -> bool:
         """A newer count replaces the rows whole; an older one (or the same again) changes
@@ -217,53 +256,78 @@ def _ages_on(today: date) -> ColumnElement[Any]:
     return func.coalesce(counted, literal(today))
 
 
-def _age_band(today: date) -> ColumnElement[Any]:
-    """The patient's age band on the count's day, as the contract's bands; None without a
-    birth date."""
-    age = func.date_part("year", func.age(_ages_on(today), patients.c.birth_date))
+def _age_band(birth_date: ColumnElement[Any], today: date) -> ColumnElement[Any]:
+    """The age band on the count's day, as the contract's bands; None without a birth date."""
+    age = func.date_part("year", func.age(_ages_on(today), birth_date))
     bands = [(age <= last, literal(name)) for name, _, last in AGE_BANDS if last is not None]
-    return case((patients.c.birth_date.is_(None), null()), *bands, else_=literal(AGE_BANDS[-1][0]))
+    return case((birth_date.is_(None), null()), *bands, else_=literal(AGE_BANDS[-1][0]))
+
+
+def _asked(vaccine_id: str | None) -> Subquery:
+    """The vaccines asked for: one, or every one (each dose's vaccine is named in ``vaccines``
+    in the transaction that brings the dose). The doses are read vaccine by vaccine through
+    the coverage indexes (a lateral subquery per vaccine), never as one whole table."""
+    asked = select(vaccines.c.vaccine_id)
+    if vaccine_id is not None:
+        asked = asked.where(vaccines.c.vaccine_id == vaccine_id)
+    return asked.subquery("asked")
 
 
 def _place_tops(by: CoverageLevel, vaccine_id: str | None) -> Select[Any]:
     """Per unit (care provider), vaccine and patient: the highest dose given there."""
+    asked = _asked(vaccine_id)
     place = doses.c.unit_id if by == "unit" else doses.c.care_provider_id
-    statement = select(
-        place.label("key"),
-        doses.c.vaccine_id,
-        doses.c.patient_id,
-        func.max(doses.c.dose_number).label("top"),
-    ).group_by(place, doses.c.vaccine_id, doses.c.patient_id)
-    if vaccine_id is not None:
-        statement = statement.where(doses.c.vaccine_id == vaccine_id)
-    return statement
+    given = (
+        select(
+            place.label("key"),
+            doses.c.patient_id,
+            func.max(doses.c.dose_number).label("top"),
+        )
+        .where(doses.c.vaccine_id == asked.c.vaccine_id)
+        .group_by(place, doses.c.patient_id)
+        .lateral("given")
+    )
+    return select(given.c.key, asked.c.vaccine_id, given.c.patient_id, given.c.top).select_from(
+        asked.join(given, true())
+    )
 
 
 def _person_tops(by: CoverageLevel, vaccine_id: str | None, today: date) -> Select[Any]:
     """Per vaccine and patient: the highest dose, given here or entered as history, and the
-    patient's place at ``by`` (None: not placed by the register)."""
-    given = select(doses.c.patient_id, doses.c.vaccine_id, doses.c.dose_number)
-    history = select(
-        historical_doses.c.patient_id, historical_doses.c.vaccine_id, historical_doses.c.dose_number
-    ).where(historical_doses.c.vaccine_id.is_not(None))
-    if vaccine_id is not None:
-        given = given.where(doses.c.vaccine_id == vaccine_id)
-        history = history.where(historical_doses.c.vaccine_id == vaccine_id)
+    patient's place at ``by`` (None: not placed by the register), from the register facts
+    each dose carries (the same on all of a patient's: they change together)."""
+    asked = _asked(vaccine_id)
+    columns = ("patient_id", "dose_number", "municipality_code", "birth_date")
+    given = (
+        select(*(doses.c[name] for name in columns))
+        .where(doses.c.vaccine_id == asked.c.vaccine_id)
+        .correlate(asked)
+    )
+    history = (
+        select(*(historical_doses.c[name] for name in columns))
+        .where(historical_doses.c.vaccine_id == asked.c.vaccine_id)
+        .correlate(asked)
+    )
     every = union_all(given, history).subquery("every_dose")
     tops = (
-        select(every.c.patient_id, every.c.vaccine_id, func.max(every.c.dose_number).label("top"))
-        .group_by(every.c.patient_id, every.c.vaccine_id)
-        .subquery("tops")
+        select(
+            every.c.patient_id,
+            func.max(every.c.dose_number).label("top"),
+            func.max(every.c.municipality_code).label("municipality_code"),
+            func.max(every.c.birth_date).label("birth_date"),
+        )
+        .group_by(every.c.patient_id)
+        .lateral("tops")
     )
     key: ColumnElement[Any]
     if by == REGION:
-        key = case((patients.c.birth_date.is_not(None), literal(REGION)), else_=null())
+        key = case((tops.c.birth_date.is_not(None), literal(REGION)), else_=null())
     elif by == "municipality":
-        key = patients.c.municipality_code
+        key = tops.c.municipality_code
     else:
-        key = _age_band(today)
-    return select(key.label("key"), tops.c.vaccine_id, tops.c.patient_id, tops.c.top).select_from(
-        tops.outerjoin(patients, patients.c.patient_id == tops.c.patient_id)
+        key = _age_band(tops.c.birth_date, today)
+    return select(key.label("key"), asked.c.vaccine_id, tops.c.patient_id, tops.c.top).select_from(
+        asked.join(tops, true())
     )
 
 
@@ -403,7 +467,7 @@ def stock_query(by: StockLevel, days: Days, today: date) -> Select[Any]:
         _ZERO.label("administered"),
         _ZERO.label("discarded"),
         _ZERO.label("corrected"),
-    ).where(stock_batches.c.balance > 0)
+    ).where(IN_STOCK)
     flows = select(
         stock_days.c.unit_id,
         stock_days.c.care_provider_id,

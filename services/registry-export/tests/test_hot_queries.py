@@ -285,10 +285,7 @@ _START_DUE = (
     "heartbeat': ix_runs_receiver_started_at leads with receiver (every run is NVR's), so runs "
     "is read whole on every poll of every replica"
 )
-KNOWN: dict[tuple[str, bool], str] = {
-    ("runs: start the one due, or take over a dead replica's", False): _START_DUE,
-    ("runs: start the one due, or take over a dead replica's", True): _START_DUE,
-}
+KNOWN: dict[tuple[str, bool], str] = {}
 
 
 def _cases() -> list[Any]:
@@ -384,11 +381,7 @@ _LIST_READS = (
     "a large share of reports for one page; no index on (state, report_id) or "
     "(receiver, state, report_id)"
 )
-KNOWN_READS: dict[tuple[str, bool], str] = {
-    ("NVR's refused", True): _LIST_READS,
-    ("every receiver's refused", False): _LIST_READS,
-    ("every receiver's refused", True): _LIST_READS,
-}
+KNOWN_READS: dict[tuple[str, bool], str] = {}
 
 
 def _literal(value: Any) -> str:

@@ -118,8 +118,13 @@ def make_senders(
             settings.reserve_number_system,
             settings.batch_size,
             settings.concurrency,
+            bundle_size,
+            parallel,
         )
-        for receiver, url in (("nvr", settings.nvr_url), ("npo", settings.npo_url))
+        for receiver, url, bundle_size, parallel in (
+            ("nvr", settings.nvr_url, settings.nvr_bundle_size, settings.nvr_parallel_batches),
+            ("npo", settings.npo_url, 1, 1),
+        )
     }
 
 

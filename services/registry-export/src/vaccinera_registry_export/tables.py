@@ -131,8 +131,10 @@ reports = Table(
         "due_at",
         postgresql_where=text("state = 'pending'"),
     ),
-    # The operator's view: counts per receiver and state, the failed ones.
+    # The operator's view: counts per receiver and state (an index-only scan).
     Index("ix_reports_receiver_state", "receiver", "state"),
+    # A page of the reports in a state (e.g. the failed ones), newest first.
+    Index("ix_reports_state_report_id", "state", "report_id"),
 )
 
 historical_doses = Table(
@@ -183,6 +185,13 @@ runs = Table(
     CheckConstraint(f"receiver IN ({RECEIVERS})", name="receiver"),
     # The next run to start, and the last finished (when the next nightly run is due).
     Index("ix_runs_receiver_started_at", "receiver", "started_at"),
+    # Runs waiting or running (a replica's poll: start one, or take over a dead one's).
+    Index(
+        "ix_runs_unfinished",
+        "receiver",
+        "requested_at",
+        postgresql_where=text("finished_at IS NULL"),
+    ),
     # One nightly run waits at a time, however many replicas schedule it.
     Index(
         "uq_runs_one_scheduled_waiting",

@@ -19,6 +19,9 @@ from vaccinera_registry_export.domain import (
 )
 from vaccinera_registry_export.tables import doses, reports
 
+RECEIVER_NAMES = frozenset({"nvr", "npo"})
+STATE_NAMES = frozenset({"pending", "acknowledged", "failed", "superseded"})
+
 
 @dataclass(frozen=True)
 class Claimed:
@@ -180,10 +183,15 @@ class Reports:
             reports.c.created_at,
             reports.c.acknowledged_at,
         ).order_by(reports.c.report_id.desc())
+        # Receiver and state as literals (each from a closed set the route checked): the
+        # planner then knows a failed report is rare and takes ix_reports_state_report_id,
+        # where a prepared statement's generic plan would walk every report backwards.
         if receiver is not None:
-            statement = statement.where(reports.c.receiver == receiver)
+            assert receiver in RECEIVER_NAMES
+            statement = statement.where(reports.c.receiver == literal_column(f"'{receiver}'"))
         if state is not None:
-            statement = statement.where(reports.c.state == state)
+            assert state in STATE_NAMES
+            statement = statement.where(reports.c.state == literal_column(f"'{state}'"))
         if before_id is not None:
             statement = statement.where(reports.c.report_id < before_id)
         return list(await self.conn.execute(statement.limit(limit)))

@@ -59,6 +59,7 @@ class Runs:
                 select(runs.c.run_id, runs.c.receiver, runs.c.requested_by, runs.c.requested_at)
                 .where(
                     runs.c.receiver == receiver,
+                    runs.c.finished_at.is_(None),  # ix_runs_unfinished
                     or_(
                         and_(runs.c.started_at.is_(None), runs.c.requested_at <= now),
                         and_(

@@ -183,7 +183,9 @@ async def test_issue9_the_manage_code_reaches_the_sms_provider_and_nothing_else(
     platform_databases = tuple(f"vaccinera_{s.replace('-', '_')}." for s in SERVICE_MODULES)
     rows = [
         line
-        for line in (await dump_databases(platform.infra.admin_url)).splitlines()
+        for line in (
+            await dump_databases(platform.infra.admin_url, services_only=True)
+        ).splitlines()
         if line.startswith(platform_databases)
     ]
     assert any(line.startswith("vaccinera_notifications.") for line in rows)

@@ -494,7 +494,7 @@ async def test_id3_the_number_comes_from_identity_when_the_sms_is_sent(
     assert {(e["actor_kind"], e["actor"], e["purpose"]) for e in reads} == {
         ("service", "notifications", "SMS delivery")
     }
-    dump = await dump_databases(platform.infra.admin_url)
+    dump = await dump_databases(platform.infra.admin_url, services_only=True)
     notifications_rows = [x for x in dump.splitlines() if x.startswith("vaccinera_notifications.")]
     assert notifications_rows
     assert not [x for x in notifications_rows if first_mobile in x or second_mobile in x]

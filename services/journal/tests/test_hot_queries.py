@@ -12,6 +12,7 @@ plan a prepared statement may switch to."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -95,7 +96,8 @@ FILL = [
 
 @pytest.fixture(scope="module")
 async def db(infra: Infrastructure) -> AsyncIterator[Database]:
-    database = Database(infra.database_url(f"journal-hot-{uuid.uuid4().hex[:6]}"))
+    service = f"journal-hot-{uuid.uuid4().hex[:6]}"
+    database = Database(infra.database_url(service))
     await migrations.upgrade(database, SCRIPTS, tables.metadata)
     params = {
         "patients": PATIENTS,
@@ -127,6 +129,8 @@ async def db(infra: Infrastructure) -> AsyncIterator[Database]:
     }
     yield database
     await database.dispose()
+    # Big: other tests dump every database (found-nowhere checks); it goes with the module.
+    await asyncio.to_thread(infra.postgres.drop_database, service)
 
 
 class Recording:

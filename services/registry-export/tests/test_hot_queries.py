@@ -20,6 +20,7 @@ What this found in the service is marked as strict expected failures (``KNOWN``,
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -118,7 +119,8 @@ FILL = [
 
 @pytest.fixture(scope="module")
 async def db(infra: Infrastructure) -> AsyncIterator[Database]:
-    database = Database(infra.database_url(f"registry-export-hot-{uuid.uuid4().hex[:6]}"))
+    service = f"registry-export-hot-{uuid.uuid4().hex[:6]}"
+    database = Database(infra.database_url(service))
     await migrations.upgrade(database, SCRIPTS, tables.metadata)
     params = {
         "patients": PATIENTS,
@@ -149,6 +151,8 @@ async def db(infra: Infrastructure) -> AsyncIterator[Database]:
     }
     yield database
     await database.dispose()
+    # Big: other tests dump every database (found-nowhere checks); it goes with the module.
+    await asyncio.to_thread(infra.postgres.drop_database, service)
 
 
 def _given(patient_id: str) -> DoseAdministered:

@@ -9,6 +9,7 @@ The figures of each level add up to the region's."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -82,7 +83,8 @@ FILL = [
 
 @pytest.fixture(scope="module")
 async def db(infra: Infrastructure) -> AsyncIterator[Database]:
-    database = Database(infra.database_url(f"registry-export-stats-hot-{uuid.uuid4().hex[:6]}"))
+    service = f"registry-export-stats-hot-{uuid.uuid4().hex[:6]}"
+    database = Database(infra.database_url(service))
     await migrations.upgrade(database, SCRIPTS, tables.metadata)
     params = {
         "today": TODAY,
@@ -107,6 +109,8 @@ async def db(infra: Infrastructure) -> AsyncIterator[Database]:
     assert all(n >= 100_000 for n in sizes.values()), sizes
     yield database
     await database.dispose()
+    # Big: other tests dump every database (found-nowhere checks); it goes with the module.
+    await asyncio.to_thread(infra.postgres.drop_database, service)
 
 
 MONTH = Days(TODAY - timedelta(days=29), TODAY)

@@ -114,10 +114,15 @@ async def read_everything(bootstrap: str, timeout: float = 30.0) -> list[Record]
     return records
 
 
-async def dump_databases(admin_url: str) -> str:
+async def dump_databases(admin_url: str, *, services_only: bool = False) -> str:
     """Every row of every table in every service database (vaccinera_*) as one text, one
-    ``database.schema.table: row`` line each, for "found nowhere" checks; bytea is decoded."""
-    return await postgres.dump_databases(admin_url)
+    ``database.schema.table: row`` line each, for "found nowhere" checks; bytea is decoded.
+    ``services_only``: the running services' own databases, not the databases other tests
+    made for themselves (some hold a million rows of made-up data)."""
+    from vaccinera_contracts.topics import SERVICES
+
+    only = [f"vaccinera_{s.replace('-', '_')}" for s in SERVICES] if services_only else None
+    return await postgres.dump_databases(admin_url, only=only)
 
 
 async def publish(producer: AIOKafkaProducer, *events: Any, by: str = "test") -> list[str]:

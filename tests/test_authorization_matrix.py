@@ -303,6 +303,17 @@ class World:
         )
         return str(ordered["orders"][0]["order_id"])
 
+    async def new_dose(self) -> str:
+        """A dose given at unit A from unit A's batch, to a new patient (JR-4)."""
+        order_id = await self.new_order()
+        given = await self.ok(
+            "POST",
+            f"/api/journal/orders/{order_id}/administration",
+            self.staff(Role.NURSE),
+            json={"batch_id": self.journal_batches["same_unit"]["batch_id"]},
+        )
+        return str(given["id"])
+
     def journal_batch(self, who: Who) -> str:
         """A batch of the caller's own unit (unit A's for citizens and no login)."""
         return str(self.journal_batches[who.place or "same_unit"]["batch_id"])
@@ -540,6 +551,11 @@ async def _administer(w: World, who: Who, order_id: str) -> Call:
     return Call({"order_id": order_id}, {"batch_id": w.journal_batch(who)})
 
 
+async def _correct(w: World, who: Who, administration_id: str) -> Call:
+    body = {"dose_number": 2, "reason": "Fel dosnummer signerat"}
+    return Call({"administration_id": administration_id}, body)
+
+
 async def _order_and_administer(w: World, who: Who, patient_id: str) -> Call:
     body = {"vaccine_id": COMIRNATY, "dose_number": 1, "batch_id": w.journal_batch(who)}
     return Call({"patient_id": patient_id}, body)
@@ -739,6 +755,7 @@ CASES: dict[str, Case] = {
     "journal.administer": Case(_administer, fresh=World.new_order),
     "journal.order_and_administer": Case(_order_and_administer, fresh=_new_patient),
     "journal.record_historical": Case(_historical, fresh=_new_patient),
+    "journal.correct_administration": Case(_correct, fresh=World.new_dose),
     "journal.vaccinations": Case(_call(_patient), shows_unit_a=_unit_a_entries),
     "journal.shared_record": Case(_call(_patient)),
     "journal.print_history": Case(_call(_patient), shows_unit_a=_unit_a_printed),

@@ -10,6 +10,7 @@ import asyncio
 import random
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import httpx
@@ -601,3 +602,63 @@ async def test_unknown_patient_order_and_vaccine_answer_4xx_naming_them(
     assert (r.status_code, r.json()["details"][0]["field"]) == (422, "vaccine_id")
     r = await give(gw, unit.nurse, f"o-{uuid.uuid4()}", "b-1")
     assert (r.status_code, r.json()["code"]) == (404, "order_not_found")
+
+
+async def test_jr4_in2_a_dose_signed_with_the_wrong_batch_is_corrected_and_the_stock_follows(
+    gw: httpx.AsyncClient, platform: Platform, journal_db: asyncpg.Connection
+) -> None:
+    unit = Unit(platform, new_unit())
+    (patient_id,) = await patients(gw, platform, 1)
+    signed = await check_in(gw, journal_db, unit, COMIRNATY, "Comirnaty", 5)
+    actual = await check_in(gw, journal_db, unit, COMIRNATY, "Comirnaty", 5)
+    r = await give(gw, unit.nurse, await ordered(gw, unit, patient_id), signed["batch_id"])
+    assert r.status_code == 201, r.text
+    administration_id = r.json()["id"]
+
+    async def stock_is(batch: dict[str, Any], doses: int) -> None:
+        async def reached() -> bool:
+            return await balance(gw, unit, batch["batch_id"]) == doses
+
+        await eventually(reached, timeout=30)
+
+    await stock_is(signed, 4)
+    path = f"/api/journal/administrations/{administration_id}/corrections"
+    # Only at the unit that gave it, to another batch or dose number, with the reason.
+    elsewhere = Unit(platform, new_unit())
+    body = {"batch_id": actual["batch_id"], "reason": "Fel batch signerad"}
+    assert (await gw.post(path, headers=elsewhere.nurse, json=body)).status_code == 403
+    assert (await gw.post(path, headers=unit.medical_secretary, json=body)).status_code == 403
+    same = await gw.post(
+        path, headers=unit.nurse, json={"batch_id": signed["batch_id"], "reason": "x"}
+    )
+    assert same.status_code == 422
+    assert (await gw.post(path, headers=unit.nurse, json={"reason": "x"})).status_code == 422
+
+    corrected = await gw.post(path, headers=unit.nurse, json=body)
+    assert corrected.status_code == 200, corrected.text
+    dose = corrected.json()
+    assert (dose["batch_number"], dose["revision"]) == (actual["batch_number"], 2)
+    (shown,) = (await record(gw, unit.nurse, patient_id))["vaccinations"]
+    assert (shown["batch_number"], shown["correction_reason"]) == (
+        actual["batch_number"],
+        "Fel batch signerad",
+    )
+    # The dose is back in the batch first signed and out of the one it came from (IN-2).
+    assert (
+        await journal_db.fetchval(
+            "SELECT available FROM batches WHERE batch_id = $1", signed["batch_id"]
+        )
+        == 5
+    )
+    assert (
+        await journal_db.fetchval(
+            "SELECT available FROM batches WHERE batch_id = $1", actual["batch_id"]
+        )
+        == 4
+    )
+    await stock_is(signed, 5)
+    await stock_is(actual, 4)
+    # Dose number corrections keep to one dose per number.
+    r = await gw.post(path, headers=unit.nurse, json={"dose_number": 2, "reason": "Dos 2"})
+    assert r.status_code == 200, r.text
+    assert r.json()["dose_number"] == 2

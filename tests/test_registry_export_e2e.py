@@ -539,3 +539,42 @@ async def test_rx5_two_replicas_one_killed_mid_run_every_dose_reported_exactly_o
     resent = sum(1 for v, _, anew in creates(nvr, NVR_PATH) if v.startswith(prefix) and not anew)
     assert resent <= int(env.get("VACCINERA_BATCH_SIZE", "200"))
     print(f"\n{doses} doses; both replicas killed after {killed_after} NVR sends, {resent} resent")
+
+
+async def test_rx1_a_corrected_dose_is_reported_again_as_a_new_version(
+    gw: httpx.AsyncClient,
+    platform: Platform,
+    journal_db: asyncpg.Connection,
+    ledger: asyncpg.Connection,
+    nvr: StandIn,
+    npo: StandIn,
+) -> None:
+    unit = Unit(platform, new_unit())
+    (patient_id,) = await patients(gw, platform, 1)
+    signed = await check_in(gw, journal_db, unit, COMIRNATY, "Comirnaty", 5)
+    actual = await check_in(gw, journal_db, unit, COMIRNATY, "Comirnaty", 5)
+    r = await give(gw, unit.nurse, await ordered(gw, unit, patient_id), signed["batch_id"])
+    assert r.status_code == 201, r.text
+    administration_id = r.json()["id"]
+    await acknowledged(ledger, administration_id, "npo")
+    corrected = await gw.post(
+        f"/api/journal/administrations/{administration_id}/corrections",
+        headers=unit.nurse,
+        json={"batch_id": actual["batch_id"], "reason": "Fel batch signerad"},
+    )
+    assert corrected.status_code == 200, corrected.text
+    # NPÖ had version 1; it gets version 2 with the right batch.
+    await acknowledged(ledger, administration_id, "npo", version=2)
+    lots = {_version(r): r["lotNumber"] for r in created(npo, NPO_PATH, administration_id)}
+    assert lots == {
+        f"{administration_id}.v1": signed["batch_number"],
+        f"{administration_id}.v2": actual["batch_number"],
+    }
+    # NVR had not had it yet: it gets only the corrected version, once.
+    await nvr_run(gw, platform, ledger)
+    await acknowledged(ledger, administration_id, "nvr", version=2)
+    (sent,) = created(nvr, NVR_PATH, administration_id)
+    assert (_version(sent), sent["lotNumber"]) == (
+        f"{administration_id}.v2",
+        actual["batch_number"],
+    )

@@ -11,6 +11,7 @@ from typing import Literal
 import pytest
 
 from vaccinera_contracts.events import (
+    AdministrationCorrected,
     Block,
     Consent,
     DoseAdministered,
@@ -772,3 +773,56 @@ def test_id5_jr8_blocks_and_consents_apply_to_given_doses_alike() -> None:
     blocked = PatientAccess(blocks=(block("unit", CENTRUM),), consents=(consent(OTHER_PROVIDER),))
     seen = sort_out(given, Reader(PRIVAT, OTHER_PROVIDER), blocked, NOW)
     assert (len(seen.own), seen.shared, seen.not_shown) == (1, [], 0)
+
+
+# --- corrections (JR-4, RX-1) ------------------------------------------------------------------
+
+
+def _other_batch(vaccine: Vaccine = COMIRNATY, **kwargs: object) -> BatchOnHand:
+    moved = batch(vaccine, **kwargs)  # type: ignore[arg-type]
+    return BatchOnHand(**{**moved.__dict__, "batch_id": "b-other", "batch_number": "FB9999"})
+
+
+def test_jr4_rx1_a_wrong_batch_is_corrected_as_a_new_revision_with_the_reason() -> None:
+    record = a_record()
+    (first,) = order(record, COMIRNATY, 1)
+    given = give(record, first)
+    record.events.clear()
+    corrected = record.correct(
+        given.administration_id, _other_batch(), None, "Fel batch", VACCINE_OF, NURSE, NOW
+    )
+    assert (corrected.batch_number, corrected.revision) == ("FB9999", 2)
+    assert corrected.correction_reason == "Fel batch"
+    (event,) = record.events
+    assert isinstance(event, AdministrationCorrected)
+    assert (event.previous_batch_id, event.batch_id) == (given.batch_id, "b-other")
+    assert record.given()[0].batch_number == "FB9999"
+
+
+def test_jr4_a_correction_is_made_at_the_unit_that_gave_the_dose() -> None:
+    record = a_record()
+    (first,) = order(record, COMIRNATY, 1)
+    given = give(record, first)
+    with pytest.raises(Forbidden):
+        record.correct(given.administration_id, None, 2, "Fel dos", VACCINE_OF, NORR_NURSE, NOW)
+
+
+def test_jr4_in6_a_correction_names_a_change_a_batch_of_the_vaccine_and_a_free_dose_number() -> (
+    None
+):
+    record = a_record()
+    first, second = order(record, COMIRNATY, 1, 2)
+    given = give(record, first)
+    with pytest.raises(DomainError) as unchanged:
+        record.correct(given.administration_id, None, 1, "x", VACCINE_OF, NURSE, NOW)
+    assert unchanged.value.status == 422
+    with pytest.raises(DomainError) as wrong:
+        record.correct(
+            given.administration_id, _other_batch(VAXZEVRIA), None, "x", VACCINE_OF, NURSE, NOW
+        )
+    assert wrong.value.details[0].rule == "wrong_vaccine"
+    later = NOW + timedelta(days=30)
+    give(record, second, now=later)
+    with pytest.raises(Conflict) as taken:
+        record.correct(given.administration_id, None, 2, "x", VACCINE_OF, NURSE, later)
+    assert taken.value.code == "dose_already_given"

@@ -611,6 +611,13 @@ class Ops:
         "Order and give a dose in one signed step",
         frozenset({Role.NURSE_PRESCRIBER}),
     )
+    CORRECT_ADMINISTRATION = _op(
+        "journal.correct_administration",
+        "POST",
+        "/administrations/{administration_id}/corrections",
+        "Correct a given dose's batch or dose number",
+        VACCINATORS,
+    )
     RECORD_HISTORICAL = _op(
         "journal.record_historical",
         "POST",

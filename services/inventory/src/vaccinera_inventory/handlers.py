@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 
 from vaccinera_contracts.envelope import TypedEnvelope
-from vaccinera_contracts.events import DoseAdministered, VaccineRenamed
+from vaccinera_contracts.events import AdministrationCorrected, DoseAdministered, VaccineRenamed
 from vaccinera_inventory.services import administrations, levels, vaccines
 from vaccinera_inventory.services.context import Context
 from vaccinera_inventory.settings import Settings
@@ -34,6 +34,12 @@ def register(consumer: EventConsumer) -> None:
     @consumer.on(DoseAdministered)
     async def dose_administered(event: TypedEnvelope[DoseAdministered], uow: UnitOfWork) -> None:
         await administrations.dose_administered(uow, event.data)
+
+    @consumer.on(AdministrationCorrected)
+    async def administration_corrected(
+        event: TypedEnvelope[AdministrationCorrected], uow: UnitOfWork
+    ) -> None:
+        await administrations.administration_corrected(uow, event.data)
 
     @consumer.on(VaccineRenamed)
     async def vaccine_renamed(event: TypedEnvelope[VaccineRenamed], uow: UnitOfWork) -> None:

@@ -180,6 +180,20 @@ class OrderAndAdministerIn(Strict):
     booking_id: Id | None = None
 
 
+class CorrectionIn(Strict):
+    """A dose signed with the wrong batch or dose number (the vaccine stays), and why."""
+
+    batch_id: Id | None = Field(default=None, description="The batch it was given from.")
+    dose_number: DoseNumber | None = None
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _something(self) -> CorrectionIn:
+        if self.batch_id is None and self.dose_number is None:
+            raise ValueError("Name the batch or the dose number it should be.")
+        return self
+
+
 class HistoricalDoseIn(Strict):
     """A dose given abroad or elsewhere (JR-5), under its own dose number (JR-9)."""
 
@@ -240,6 +254,8 @@ class VaccinationOut(BaseModel):
     batch_id: str | None = None
     batch_number: str | None = None
     vaccinator_hsa_id: str | None = None
+    revision: int | None = Field(default=None, description="2 and on: corrected (RX-1).")
+    correction_reason: str | None = None
     health_declaration: DeclarationOut | None = None
     country: str | None = None
     comment: str | None = None
@@ -358,6 +374,8 @@ def vaccination_out(
         batch_id=dose.batch_id,
         batch_number=dose.batch_number,
         vaccinator_hsa_id=dose.vaccinator_hsa_id,
+        revision=dose.revision,
+        correction_reason=dose.correction_reason,
         health_declaration=declaration_out(declaration),
     )
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -91,6 +92,11 @@ administrations = Table(
     Column("vaccinator_hsa_id", Text, nullable=False),
     # The health declaration the dose was given on (JR-6), when there was one.
     Column("declaration_id", Text, nullable=True),
+    # 1 as signed; each correction of batch or dose number the next, with who and why.
+    Column("revision", Integer, nullable=False, server_default=text("1")),
+    _at("corrected_at", nullable=True),
+    Column("corrected_by_hsa_id", Text, nullable=True),
+    Column("correction_reason", Text, nullable=True),
     CheckConstraint("dose_number >= 1", name="dose_number_positive"),
     UniqueConstraint("order_id"),
     Index("ix_administrations_patient_id_administered_at", "patient_id", "administered_at"),

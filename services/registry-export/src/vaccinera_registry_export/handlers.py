@@ -21,6 +21,7 @@ import httpx
 
 from vaccinera_contracts.envelope import TypedEnvelope
 from vaccinera_contracts.events import (
+    AdministrationCorrected,
     BatchCheckedIn,
     DoseAdministered,
     HistoricalDoseRecorded,
@@ -81,6 +82,13 @@ def register(consumer: EventConsumer) -> None:
         statistics = Statistics(uow.conn)
         await statistics.placed(data.patient_id, administration_id=data.administration_id)
         await statistics.vaccine_named(data.vaccine_id, data.vaccine_name)
+
+    @consumer.on(AdministrationCorrected)
+    async def administration_corrected(
+        event: TypedEnvelope[AdministrationCorrected], uow: UnitOfWork
+    ) -> None:
+        # RX-1: a corrected dose is reported again, as a new version.
+        await Ledger(uow.conn).corrected(event.data, now())
 
     @consumer.on(HistoricalDoseRecorded)
     async def historical_dose(

@@ -26,6 +26,7 @@ from vaccinera_contracts.events.identity import (
 )
 from vaccinera_contracts.events.inventory import BatchCheckedIn, StockChanged, StockLow
 from vaccinera_contracts.events.journal import (
+    AdministrationCorrected,
     DoseAdministered,
     DoseOrdered,
     HistoricalDoseRecorded,
@@ -53,6 +54,7 @@ EVENT_MODELS: dict[str, type[DomainEvent]] = {
         DoseOrdered,
         OrderVoided,
         DoseAdministered,
+        AdministrationCorrected,
         HistoricalDoseRecorded,
         VaccineRenamed,
         BatchCheckedIn,
@@ -64,6 +66,7 @@ EVENT_MODELS: dict[str, type[DomainEvent]] = {
 __all__ = [
     "EVENT_MODELS",
     "AccessRecorded",
+    "AdministrationCorrected",
     "ArrivalRegistered",
     "BatchCheckedIn",
     "Block",

@@ -85,6 +85,33 @@ class DoseAdministered(_PatientRecordEvent):
     next_dose_from: date | None = None
 
 
+class AdministrationCorrected(_PatientRecordEvent):
+    """A given dose's record was corrected (JR-4: the wrong batch or dose number was signed),
+    with the reason: the dose as it now stands, at revision ``revision``. Inventory moves the
+    dose from the previous batch to this one (IN-2); the registry export reports the dose
+    again as a new version (RX-1)."""
+
+    event_type: ClassVar[str] = "journal.AdministrationCorrected"
+
+    administration_id: str
+    revision: int = Field(ge=2)
+    reason: str
+    corrected_at: datetime
+    corrected_by_hsa_id: str
+    previous_batch_id: str
+    previous_dose_number: int = Field(ge=1)
+    vaccine_id: str
+    vaccine_name: str
+    atc_code: str | None = None
+    dose_number: int = Field(ge=1)
+    batch_id: str
+    batch_number: str
+    unit_id: str
+    care_provider_id: str
+    administered_at: datetime
+    vaccinator_hsa_id: str
+
+
 class HistoricalDoseRecorded(_PatientRecordEvent):
     """A dose given abroad or elsewhere was entered as history (JR-5, JR-9): no batch, never
     reported to NVR, listed with its comment in the control report (RX-3) of the unit that

@@ -152,6 +152,11 @@ class Batch:
         expired = self.expired(local_day(administration.administered_at))
         return Outcome(decremented=True, discrepancy="expired" if expired else None)
 
+    def return_dose(self, administration_id: str, reason: str, now: datetime) -> None:
+        """A dose subtracted for an administration that, corrected, was given from another
+        batch (JR-4): it is back in this one."""
+        self._change("administered", 1, reason, None, now, administration_id)
+
     def discard(self, doses: int, reason: str, by: str | None, now: datetime) -> None:
         """Doses thrown away ("kassation", "svinn"), with the reason (IN-3)."""
         _doses(doses)

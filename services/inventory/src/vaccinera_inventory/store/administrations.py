@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -51,6 +51,33 @@ class Administrations:
             .returning(administrations.c.administration_id)
         )
         return inserted is not None
+
+    async def decremented(self, administration_id: str, batch_id: str) -> bool | None:
+        """Whether the administration took a dose from ``batch_id``; None if it is not
+        recorded against that batch (unknown here, or moved already)."""
+        row = (
+            await self.conn.execute(
+                select(administrations.c.decremented).where(
+                    administrations.c.administration_id == administration_id,
+                    administrations.c.batch_id == batch_id,
+                )
+            )
+        ).first()
+        return None if row is None else bool(row.decremented)
+
+    async def moved(self, administration_id: str, batch_id: str, outcome: Outcome) -> None:
+        """The administration now against ``batch_id``, with what that did to the stock."""
+        await self.conn.execute(
+            update(administrations)
+            .where(administrations.c.administration_id == administration_id)
+            .values(
+                batch_id=batch_id,
+                decremented=outcome.decremented,
+                discrepancy=outcome.discrepancy,
+                resolved_at=None,
+                resolved_by=None,
+            )
+        )
 
     async def discrepancies(self, unit_id: str, limit: int) -> list[DiscrepancyRow]:
         rows = await self.conn.execute(discrepancies_query(unit_id, limit))

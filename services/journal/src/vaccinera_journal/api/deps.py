@@ -40,6 +40,7 @@ async def get_context(request: Request, service: ServiceDep) -> Context:
 ContextDep = Annotated[Context, Depends(get_context)]
 PatientId = Annotated[str, Path(pattern=ID_PATTERN)]
 OrderId = Annotated[str, Path(pattern=ID_PATTERN)]
+Id = Annotated[str, Path(pattern=ID_PATTERN)]
 VaccineId = Annotated[str, Path(pattern=ID_PATTERN, examples=["vaccine-comirnaty"])]
 
 

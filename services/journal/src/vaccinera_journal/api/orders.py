@@ -9,10 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from vaccinera_contracts.access import Ops
-from vaccinera_journal.api.deps import ContextDep, OrderId, PatientId, idempotent
+from vaccinera_journal.api.deps import ContextDep, Id, OrderId, PatientId, idempotent
 from vaccinera_journal.schemas import (
     AdministerIn,
     AdministrationOut,
+    CorrectionIn,
     HistoricalDoseIn,
     OrderAndAdministerIn,
     OrderIn,
@@ -132,6 +133,26 @@ async def order_and_administer(
         out=_json(administration_out),
     )
     return result if isinstance(result, dict) else administration_out(result)
+
+
+@endpoint(router, Ops.CORRECT_ADMINISTRATION, response_model=AdministrationOut, errors=(404, 409))
+async def correct_administration(
+    administration_id: Id, body: CorrectionIn, ctx: ContextDep, principal: Allowed
+) -> AdministrationOut:
+    """Correct a dose signed with the wrong batch (the dose moves from one batch's stock to
+    the other) or dose number, with the reason, at the unit that gave it. NVR and NPÖ get the
+    dose again as a new version (RX-1)."""
+    given = await records.correct(
+        ctx,
+        principal,
+        Ops.CORRECT_ADMINISTRATION,
+        administration_id,
+        batch_id=body.batch_id,
+        dose_number=body.dose_number,
+        reason=body.reason,
+        out=_json(administration_out),
+    )
+    return administration_out(given)
 
 
 @endpoint(

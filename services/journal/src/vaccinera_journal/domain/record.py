@@ -9,12 +9,13 @@ about what one unit may read. What a reader is shown is ``visibility``'s busines
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Literal
 
 from vaccinera_contracts.envelope import DomainEvent
 from vaccinera_contracts.events import (
+    AdministrationCorrected,
     DoseAdministered,
     DoseOrdered,
     HistoricalDoseRecorded,
@@ -59,6 +60,11 @@ class Administration:
     administered_at: datetime
     vaccinator_hsa_id: str
     declaration_id: str | None = None
+    # 1 as signed; each correction of its batch or dose number makes the next (RX-1).
+    revision: int = 1
+    corrected_at: datetime | None = None
+    corrected_by_hsa_id: str | None = None
+    correction_reason: str | None = None
 
     @property
     def given_on(self) -> date:
@@ -132,6 +138,7 @@ class PatientRecord:
     new_orders: list[Order] = field(default_factory=list)
     voided: list[Order] = field(default_factory=list)
     new_administrations: list[Administration] = field(default_factory=list)
+    corrected: list[Administration] = field(default_factory=list)
     new_history: list[HistoricalDose] = field(default_factory=list)
     events: list[DomainEvent] = field(default_factory=list)
 
@@ -375,6 +382,90 @@ class PatientRecord:
             )
         )
         return given
+
+    def correct(
+        self,
+        administration_id: str,
+        batch: BatchOnHand | None,
+        dose_number: int | None,
+        reason: str,
+        vaccine_of: VaccineOf,
+        place: Place,
+        now: datetime,
+    ) -> Administration:
+        """Correct a given dose signed with the wrong batch or dose number (JR-4), with the
+        reason, at the unit that gave it. The vaccine stays: a dose of another vaccine was
+        not this dose. The new batch must be usable now like any other (IN-6)."""
+        given = next(
+            (a for a in self.administrations if a.administration_id == administration_id), None
+        )
+        if given is None:
+            raise NotFound(
+                f"No dose {administration_id} for this patient.", code="administration_not_found"
+            )
+        if given.unit_id != place.unit_id:
+            raise Forbidden("A dose is corrected at the unit that gave it.", code="other_unit")
+        new_batch = given.batch_id if batch is None else batch.batch_id
+        new_number = given.dose_number if dose_number is None else dose_number
+        if (new_batch, new_number) == (given.batch_id, given.dose_number):
+            raise invalid("batch_id", "unchanged", "Name the batch or dose number it should be.")
+        if batch is not None and batch.batch_id != given.batch_id:
+            if batch.unit_id != place.unit_id:
+                raise invalid("batch_id", "other_unit", "This batch is another unit's stock.")
+            if batch.vaccine_id != given.vaccine_id:
+                raise invalid(
+                    "batch_id",
+                    "wrong_vaccine",
+                    f"Batch {batch.batch_number} is not {vaccine_of(given.vaccine_id).name}.",
+                )
+            if batch.expires_on < local_day(given.administered_at):
+                raise Conflict(
+                    f"Batch {batch.batch_number} had expired when the dose was given.",
+                    code="batch_expired",
+                )
+        if new_number != given.dose_number and any(
+            d.dose_number == new_number for d in self.given()
+        ):
+            raise Conflict(
+                f"Dose {new_number} is already recorded for the patient.",
+                code="dose_already_given",
+            )
+        corrected = replace(
+            given,
+            batch_id=new_batch,
+            batch_number=given.batch_number if batch is None else batch.batch_number,
+            dose_number=new_number,
+            revision=given.revision + 1,
+            corrected_at=now,
+            corrected_by_hsa_id=place.hsa_id,
+            correction_reason=reason,
+        )
+        self.administrations[self.administrations.index(given)] = corrected
+        self.corrected.append(corrected)
+        vaccine = vaccine_of(given.vaccine_id)
+        self.events.append(
+            AdministrationCorrected(
+                patient_id=self.patient_id,
+                administration_id=administration_id,
+                revision=corrected.revision,
+                reason=reason,
+                corrected_at=now,
+                corrected_by_hsa_id=place.hsa_id,
+                previous_batch_id=given.batch_id,
+                previous_dose_number=given.dose_number,
+                vaccine_id=given.vaccine_id,
+                vaccine_name=vaccine.name,
+                atc_code=vaccine.atc_code,
+                dose_number=new_number,
+                batch_id=corrected.batch_id,
+                batch_number=corrected.batch_number,
+                unit_id=given.unit_id,
+                care_provider_id=given.care_provider_id,
+                administered_at=given.administered_at,
+                vaccinator_hsa_id=given.vaccinator_hsa_id,
+            )
+        )
+        return corrected
 
     def record_history(
         self,

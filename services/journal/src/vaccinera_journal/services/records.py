@@ -26,7 +26,7 @@ from vaccinera_journal.domain import (
 from vaccinera_journal.services import patients
 from vaccinera_journal.services.context import Context, now, place
 from vaccinera_journal.store import Batches, Catalogue, Declarations, Records
-from vaccinera_journal.tables import orders
+from vaccinera_journal.tables import administrations, orders
 from vaccinera_kit.errors import Conflict, NotFound, invalid
 from vaccinera_kit.idempotency import IdempotentCall
 from vaccinera_kit.unit_of_work import UnitOfWork
@@ -245,6 +245,63 @@ async def order_and_administer(
         return Given(given.administration, given.vaccine, [placed])
 
     return await _in_record(ctx, principal, op, patient_id, call, change, out)
+
+
+async def _patient_of_administration(ctx: Context, administration_id: str) -> str:
+    async with ctx.read() as conn:
+        patient_id = await conn.scalar(
+            select(administrations.c.patient_id).where(
+                administrations.c.administration_id == administration_id
+            )
+        )
+    if patient_id is None:
+        raise NotFound(f"No dose {administration_id}.", code="administration_not_found")
+    return str(patient_id)
+
+
+async def correct(
+    ctx: Context,
+    principal: Principal,
+    op: Operation,
+    administration_id: str,
+    *,
+    batch_id: str | None,
+    dose_number: int | None,
+    reason: str,
+    out: Callable[[Given], Any],
+) -> Given:
+    """A given dose signed with the wrong batch or dose number, corrected (JR-4, RX-1): a dose
+    moved to another batch is taken from it and given back to the first, in this
+    transaction, as when it was given."""
+    patient_id = await _patient_of_administration(ctx, administration_id)
+
+    async def change(uow: UnitOfWork, record: PatientRecord) -> Given:
+        moment, where = now(), place(principal)
+        batch = None
+        if batch_id is not None:
+            batch = await Batches(uow.conn).get(batch_id)
+            if batch is None:
+                raise invalid("batch_id", "unknown", f"No batch {batch_id} in the stock.")
+        vaccines = await Catalogue(uow.conn).many(d.vaccine_id for d in record.given())
+        before = next(
+            (a for a in record.administrations if a.administration_id == administration_id),
+            None,
+        )
+        corrected = record.correct(
+            administration_id, batch, dose_number, reason, vaccines.__getitem__, where, moment
+        )
+        if before is not None and corrected.batch_id != before.batch_id:
+            if not await Batches(uow.conn).take_one(corrected.batch_id, local_day(moment)):
+                raise Conflict(
+                    f"Batch {corrected.batch_number} has no doses left.", code="batch_empty"
+                )
+            await Batches(uow.conn).give_back(before.batch_id)
+        the_order = record.order(corrected.order_id)
+        return Given(corrected, vaccines[corrected.vaccine_id], [the_order])
+
+    result = await _in_record(ctx, principal, op, patient_id, None, change, out, 200)
+    assert isinstance(result, Given)
+    return result
 
 
 async def record_history(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from vaccinera_contracts.envelope import DomainEvent
 from vaccinera_contracts.events import (
+    AdministrationCorrected,
     DoseAdministered,
     DoseOrdered,
     HistoricalDoseRecorded,
@@ -21,6 +22,7 @@ PUBLISHES: tuple[type[DomainEvent], ...] = (
     DoseOrdered,
     OrderVoided,
     DoseAdministered,
+    AdministrationCorrected,
     HistoricalDoseRecorded,
     VaccineRenamed,
 )

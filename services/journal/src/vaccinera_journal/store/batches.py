@@ -39,6 +39,14 @@ class Batches:
         )
         return taken.first() is not None
 
+    async def give_back(self, batch_id: str) -> None:
+        """A dose recorded from this batch that was given from another (a correction)."""
+        await self.conn.execute(
+            update(batches)
+            .where(batches.c.batch_id == batch_id)
+            .values(available=batches.c.available + 1)
+        )
+
     async def checked_in(self, event: BatchCheckedIn) -> None:
         statement = insert(batches).values(
             batch_id=event.batch_id,

@@ -89,6 +89,20 @@ class Records:
                     **{n: getattr(given, n) for n in _ADMINISTRATION_COLUMNS}
                 )
             )
+        for corrected in record.corrected:
+            await conn.execute(
+                update(administrations)
+                .where(administrations.c.administration_id == corrected.administration_id)
+                .values(
+                    batch_id=corrected.batch_id,
+                    batch_number=corrected.batch_number,
+                    dose_number=corrected.dose_number,
+                    revision=corrected.revision,
+                    corrected_at=corrected.corrected_at,
+                    corrected_by_hsa_id=corrected.corrected_by_hsa_id,
+                    correction_reason=corrected.correction_reason,
+                )
+            )
         if record.new_history:
             await conn.execute(
                 historical_doses.insert(),

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, literal, select, update
+from sqlalchemy import and_, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from vaccinera_contracts.events import DoseAdministered
+from vaccinera_contracts.events import AdministrationCorrected, DoseAdministered
 from vaccinera_registry_export.tables import doses, patients, reports
 
 RECEIVERS = ("nvr", "npo")
@@ -55,16 +55,45 @@ class Ledger:
                 .returning(doses.c.administration_id, doses.c.version)
             )
             for administration_id, version in bumped.all():
-                await self.conn.execute(
-                    update(reports)
-                    .where(
-                        reports.c.administration_id == administration_id,
-                        reports.c.version < version,
-                        reports.c.state.in_(("pending", "failed")),
-                    )
-                    .values(state="superseded")
-                )
+                await self._supersede(administration_id, version)
         await self.schedule(patient_id, now)
+
+    async def _supersede(self, administration_id: str, version: int) -> None:
+        """Reports of the dose's older versions not yet acknowledged are never sent."""
+        await self.conn.execute(
+            update(reports)
+            .where(
+                reports.c.administration_id == administration_id,
+                reports.c.version < version,
+                reports.c.state.in_(("pending", "failed")),
+            )
+            .values(state="superseded")
+        )
+
+    async def corrected(self, event: AdministrationCorrected, now: datetime) -> None:
+        """A given dose corrected in the journal (RX-1): the dose as it now stands, as a new
+        version to report. A redelivered correction finds nothing to change."""
+        await self.lock(event.patient_id)
+        bumped = await self.conn.execute(
+            update(doses)
+            .where(
+                doses.c.administration_id == event.administration_id,
+                or_(
+                    doses.c.batch_number != event.batch_number,
+                    doses.c.dose_number != event.dose_number,
+                ),
+            )
+            .values(
+                batch_number=event.batch_number,
+                dose_number=event.dose_number,
+                version=doses.c.version + 1,
+            )
+            .returning(doses.c.version)
+        )
+        version = bumped.scalar()
+        if version is not None:
+            await self._supersede(event.administration_id, version)
+            await self.schedule(event.patient_id, now)
 
     async def given(self, event: DoseAdministered, now: datetime) -> None:
         await self.lock(event.patient_id)

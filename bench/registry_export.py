@@ -136,6 +136,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=2000, help="reports per transaction")
     parser.add_argument("--bundle", type=int, default=500, help="reports per FHIR Bundle")
     parser.add_argument("--concurrency", type=int, default=4, help="Bundles in flight")
+    parser.add_argument("--parallel", type=int, default=3, help="batches in flight")
     parser.add_argument("--receiver-validates", action="store_true")
     parser.add_argument("--profile", metavar="FILE", help="run the exporter under py-spy")
     args = parser.parse_args()
@@ -160,6 +161,7 @@ def main() -> int:
             "VACCINERA_BATCH_SIZE": str(args.batch),
             "VACCINERA_NVR_BUNDLE_SIZE": str(args.bundle),
             "VACCINERA_CONCURRENCY": str(args.concurrency),
+            "VACCINERA_NVR_PARALLEL_BATCHES": str(args.parallel),
             "VACCINERA_RECEIVER_TIMEOUT": "120",
             "VACCINERA_OTEL_EXPORTER": "none",
         }
@@ -193,6 +195,7 @@ def main() -> int:
         "batch": args.batch,
         "bundle": args.bundle,
         "concurrency": args.concurrency,
+        "parallel": args.parallel,
         "receiver_validates": args.receiver_validates,
         "exit_code": exported.returncode,
         "seconds": round(elapsed, 1),

@@ -25,7 +25,7 @@ class Settings(ServiceSettings):
     # NVR reports per FHIR batch Bundle (a run sends many); NPÖ gets each as it happens.
     nvr_bundle_size: int = Field(default=250, ge=1, le=5000)
     # Batches an NVR run keeps in flight at once (each a transaction and a connection).
-    nvr_parallel_batches: int = Field(default=2, ge=1, le=8)
+    nvr_parallel_batches: int = Field(default=3, ge=1, le=8)
     # Seconds a receiver may take to answer one report before it is retried later.
     receiver_timeout: float = Field(default=10.0, gt=0)
     # The region's OID for its reserve numbers (personnummer and samordningsnummer have

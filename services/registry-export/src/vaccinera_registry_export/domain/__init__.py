@@ -14,6 +14,7 @@ from vaccinera_registry_export.domain.immunization import (
     IDENTIFIER_SYSTEMS,
     DoseVersion,
     InvalidResource,
+    bundle_entry,
     immunization,
     version_key,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "Outcome",
     "Retry",
     "backoff",
+    "bundle_entry",
     "immunization",
     "judge",
     "version_key",

@@ -325,3 +325,42 @@ def test_rx5_the_wait_before_a_retry_grows_and_is_capped() -> None:
     assert waits[-10:] == [cap] * 10
     assert cap <= timedelta(hours=1)
     assert backoff(1_000) == cap
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"atc_code": None},
+        {"identifier_kind": "samordningsnummer", "identifier": "194107810911"},
+        {"identifier_kind": "reservnummer", "identifier": "13R000000042"},
+        {"batch_number": 'FK"1\\\\2', "vaccine_name": "Vaxzevria åäö", "dose_number": 3},
+    ],
+)
+def test_rx1_a_bundle_entry_is_the_validated_resource_as_a_conditional_create(
+    changes: dict[str, Any],
+) -> None:
+    """The bytes a run sends for a dose are exactly the resource ``immunization`` builds and
+    validates, in a batch entry that creates it only once per dose version (RX-5) — for the
+    first dose of each shape (validated whole) and for every later one (written from parts)."""
+    import orjson
+
+    from vaccinera_registry_export.domain import DOSE_VERSION_SYSTEM, bundle_entry
+
+    for n in range(2):
+        version = dose(**changes, administration_id=f"a-entry-{n}-{len(changes)}")
+        entry = orjson.loads(bundle_entry(version, "urn:oid:1.2.752.97.3.1.3"))
+        assert entry["resource"] == immunization(version, "urn:oid:1.2.752.97.3.1.3")
+        assert entry["request"] == {
+            "method": "POST",
+            "url": "Immunization",
+            "ifNoneExist": f"identifier={DOSE_VERSION_SYSTEM}|{version_key(version)}",
+        }
+
+
+def test_rx1_a_bundle_entry_refuses_an_invalid_value_like_the_resource() -> None:
+    from vaccinera_registry_export.domain import bundle_entry
+
+    bundle_entry(dose(), "urn:oid:1.2.752.97.3.1.3")  # the shape is known from here on
+    with pytest.raises(InvalidResource):
+        bundle_entry(dose(batch_number=" "), "urn:oid:1.2.752.97.3.1.3")

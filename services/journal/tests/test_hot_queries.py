@@ -12,7 +12,6 @@ plan a prepared statement may switch to."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,17 +21,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import Executable, Insert, select, text
+from sqlalchemy import Executable, Insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vaccinera_contracts.events import StockChanged
-from vaccinera_devstack.explain import explain, generic_plan, plan_nodes
+from vaccinera_devstack.explain import explain, filled_database, generic_plan, plan_nodes
 from vaccinera_devstack.infra import Infrastructure
 from vaccinera_journal import tables
 from vaccinera_journal.domain import Administration, Order, PatientRecord, local_day
 from vaccinera_journal.services.records import _patient_of_order
 from vaccinera_journal.store import Batches, Declarations, Patients, Records, load
-from vaccinera_kit import migrations
 from vaccinera_kit.database import Database
 from vaccinera_kit.unit_of_work import UnitOfWork
 
@@ -96,9 +94,6 @@ FILL = [
 
 @pytest.fixture(scope="module")
 async def db(infra: Infrastructure) -> AsyncIterator[Database]:
-    service = f"journal-hot-{uuid.uuid4().hex[:6]}"
-    database = Database(infra.database_url(service))
-    await migrations.upgrade(database, SCRIPTS, tables.metadata)
     params = {
         "patients": PATIENTS,
         "orders": ORDERS,
@@ -108,29 +103,18 @@ async def db(infra: Infrastructure) -> AsyncIterator[Database]:
         "units": UNITS,
         "today": TODAY,
     }
-    async with database.engine.begin() as conn:
-        for statement in FILL:
-            await conn.execute(text(statement), params)
-    # Committed: statistics an aborted transaction gathered are thrown away with it. VACUUM
-    # (outside a transaction) sets the visibility map, as autovacuum does in production.
-    async with database.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("VACUUM ANALYZE"))
-        sizes = {
-            name: await conn.scalar(text(f"SELECT count(*) FROM {name}")) for name in sorted(LARGE)
+    async with filled_database(
+        infra, "journal-hot", SCRIPTS, tables.metadata, FILL, params, LARGE
+    ) as (database, sizes):
+        assert sizes == {
+            "administrations": 100_000,
+            "batches": BATCHES,
+            "declarations": DECLARATIONS,
+            "historical_doses": HISTORY,
+            "orders": ORDERS,
+            "patients": PATIENTS,
         }
-    assert sizes == {
-        "administrations": 100_000,
-        "batches": BATCHES,
-        "declarations": DECLARATIONS,
-        "historical_doses": HISTORY,
-        "orders": ORDERS,
-        "patients": PATIENTS,
-    }
-    yield database
-    await database.dispose()
-    # Big: other tests dump every database (found-nowhere checks); it goes with the module.
-    await asyncio.to_thread(infra.postgres.drop_database, service)
+        yield database
 
 
 class Recording:

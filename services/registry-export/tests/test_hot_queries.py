@@ -20,7 +20,6 @@ What this found in the service is marked as strict expected failures (``KNOWN``,
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,13 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Executable, select, text
+from sqlalchemy import Executable, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vaccinera_contracts.events import DoseAdministered
-from vaccinera_devstack.explain import explain, generic_plan, plan_nodes
+from vaccinera_devstack.explain import explain, filled_database, generic_plan, plan_nodes
 from vaccinera_devstack.infra import Infrastructure
-from vaccinera_kit import migrations
 from vaccinera_kit.database import Database
 from vaccinera_registry_export import tables
 from vaccinera_registry_export.domain import Acknowledged, DoseVersion
@@ -119,9 +117,6 @@ FILL = [
 
 @pytest.fixture(scope="module")
 async def db(infra: Infrastructure) -> AsyncIterator[Database]:
-    service = f"registry-export-hot-{uuid.uuid4().hex[:6]}"
-    database = Database(infra.database_url(service))
-    await migrations.upgrade(database, SCRIPTS, tables.metadata)
     params = {
         "patients": PATIENTS,
         "doses": DOSES,
@@ -131,28 +126,17 @@ async def db(infra: Infrastructure) -> AsyncIterator[Database]:
         "runs": RUNS,
         "units": UNITS,
     }
-    async with database.engine.begin() as conn:
-        for statement in FILL:
-            await conn.execute(text(statement), params)
-    # Committed: statistics an aborted transaction gathered are thrown away with it. VACUUM
-    # (outside a transaction) sets the visibility map, as autovacuum does in production.
-    async with database.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("VACUUM ANALYZE"))
-        sizes = {
-            name: await conn.scalar(text(f"SELECT count(*) FROM {name}")) for name in sorted(LARGE)
+    async with filled_database(
+        infra, "registry-export-hot", SCRIPTS, tables.metadata, FILL, params, LARGE
+    ) as (database, sizes):
+        assert sizes == {
+            "doses": DOSES,
+            "historical_doses": HISTORY,
+            "patients": PATIENTS,
+            "reports": 2 * DOSES + 2 * ((DOSES - NVR_BACKLOG) // 200),
+            "runs": RUNS + 1,
         }
-    assert sizes == {
-        "doses": DOSES,
-        "historical_doses": HISTORY,
-        "patients": PATIENTS,
-        "reports": 2 * DOSES + 2 * ((DOSES - NVR_BACKLOG) // 200),
-        "runs": RUNS + 1,
-    }
-    yield database
-    await database.dispose()
-    # Big: other tests dump every database (found-nowhere checks); it goes with the module.
-    await asyncio.to_thread(infra.postgres.drop_database, service)
+        yield database
 
 
 def _given(patient_id: str) -> DoseAdministered:

@@ -9,18 +9,15 @@ The figures of each level add up to the region's."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Executable, text
+from sqlalchemy import Executable
 
-from vaccinera_devstack.explain import explain, generic_plan, plan_nodes
+from vaccinera_devstack.explain import explain, filled_database, generic_plan, plan_nodes
 from vaccinera_devstack.infra import Infrastructure
-from vaccinera_kit import migrations
 from vaccinera_kit.database import Database
 from vaccinera_registry_export import tables
 from vaccinera_registry_export.domain.statistics import Days, local_day
@@ -83,9 +80,6 @@ FILL = [
 
 @pytest.fixture(scope="module")
 async def db(infra: Infrastructure) -> AsyncIterator[Database]:
-    service = f"registry-export-stats-hot-{uuid.uuid4().hex[:6]}"
-    database = Database(infra.database_url(service))
-    await migrations.upgrade(database, SCRIPTS, tables.metadata)
     params = {
         "today": TODAY,
         "patients": PATIENTS,
@@ -95,22 +89,11 @@ async def db(infra: Infrastructure) -> AsyncIterator[Database]:
         "units": UNITS,
         "days": DAYS,
     }
-    async with database.engine.begin() as conn:
-        for statement in FILL:
-            await conn.execute(text(statement), params)
-    # Committed, then VACUUM (outside a transaction) sets the visibility map, as autovacuum
-    # does in production: index-only scans can skip the table.
-    async with database.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("VACUUM ANALYZE"))
-        sizes = {
-            name: await conn.scalar(text(f"SELECT count(*) FROM {name}")) for name in sorted(LARGE)
-        }
-    assert all(n >= 100_000 for n in sizes.values()), sizes
-    yield database
-    await database.dispose()
-    # Big: other tests dump every database (found-nowhere checks); it goes with the module.
-    await asyncio.to_thread(infra.postgres.drop_database, service)
+    async with filled_database(
+        infra, "registry-export-stats-hot", SCRIPTS, tables.metadata, FILL, params, LARGE
+    ) as (database, sizes):
+        assert all(n >= 100_000 for n in sizes.values()), sizes
+        yield database
 
 
 MONTH = Days(TODAY - timedelta(days=29), TODAY)

@@ -3,13 +3,21 @@ a large table whole (issue 7: every hot query uses an index)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Executable
+from sqlalchemy import Executable, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vaccinera_devstack.infra import Infrastructure
+from vaccinera_kit import migrations
+from vaccinera_kit.database import Database
 
 
 def plan_nodes(plan: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -91,3 +99,38 @@ async def sequential_scans(
         for node in plan_nodes(plan)
         if node.get("Node Type") == "Seq Scan"
     ]
+
+
+@asynccontextmanager
+async def filled_database(
+    infra: Infrastructure,
+    name: str,
+    scripts: Path,
+    metadata: MetaData,
+    fill: Iterable[str],
+    params: Mapping[str, Any],
+    counted: Iterable[str],
+) -> AsyncIterator[tuple[Database, dict[str, int]]]:
+    """A migrated database of its own, filled by ``fill`` (SQL with ``params``), committed and
+    vacuumed as autovacuum would leave it (statistics, visibility map), with the row counts
+    of the ``counted`` tables; dropped afterwards (other tests dump every database)."""
+    service = f"{name}-{uuid.uuid4().hex[:6]}"
+    database = Database(infra.database_url(service))
+    try:
+        await migrations.upgrade(database, scripts, metadata)
+        async with database.engine.begin() as conn:
+            for statement in fill:
+                await conn.execute(text(statement), dict(params))
+        # Committed: statistics an aborted transaction gathered are thrown away with it.
+        # VACUUM (outside a transaction) sets the visibility map: index-only scans skip tables.
+        async with database.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE"))
+            sizes = {
+                table: int(await conn.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
+                for table in sorted(counted)
+            }
+        yield database, sizes
+    finally:
+        await database.dispose()
+        await asyncio.to_thread(infra.postgres.drop_database, service)

@@ -37,6 +37,11 @@ def _json(model: Any) -> Any:
     return lambda result: model(result).model_dump(mode="json")
 
 
+def _answer(result: Any, model: Any) -> Any:
+    """The use case's result as the answer; a retry's is the first answer's JSON already."""
+    return result if isinstance(result, dict) else model(result)
+
+
 @endpoint(router, Ops.ORDER, status_code=201, response_model=OrdersOut, errors=(404, 409))
 async def order(
     patient_id: PatientId, body: OrderIn, request: Request, ctx: ContextDep, principal: Allowed
@@ -56,7 +61,7 @@ async def order(
         call=call,
         out=_json(orders_out),
     )
-    return result if isinstance(result, dict) else orders_out(result)
+    return _answer(result, orders_out)
 
 
 @endpoint(router, Ops.VOID_ORDER, response_model=OrdersOut, errors=(404, 409))
@@ -98,7 +103,7 @@ async def administer(
         call=call,
         out=_json(administration_out),
     )
-    return result if isinstance(result, dict) else administration_out(result)
+    return _answer(result, administration_out)
 
 
 @endpoint(
@@ -132,7 +137,7 @@ async def order_and_administer(
         call=call,
         out=_json(administration_out),
     )
-    return result if isinstance(result, dict) else administration_out(result)
+    return _answer(result, administration_out)
 
 
 @endpoint(router, Ops.CORRECT_ADMINISTRATION, response_model=AdministrationOut, errors=(404, 409))
@@ -184,4 +189,4 @@ async def record_historical(
         call=call,
         out=_json(historical_out),
     )
-    return result if isinstance(result, dict) else historical_out(result)
+    return _answer(result, historical_out)
